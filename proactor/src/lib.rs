@@ -1,0 +1,58 @@
+//! # proactor
+//!
+//! Boost.Asio's design in Rust: an [`IoContext`] runs completion handlers on
+//! the threads that call its [`run`](IoContext::run); [`Executor`]s say
+//! where handlers run, [`Strand`]s serialise them without locks,
+//! [`WorkGuard`]s keep `run()` alive, and completion tokens let one
+//! initiating function serve callbacks, futures and more.
+//!
+//! ```
+//! use proactor::{co_spawn, Executor, IoContext, Strand, UseFuture};
+//!
+//! let ctx = IoContext::new()?;
+//! let ex = ctx.executor();
+//!
+//! // Callbacks: posted handlers never run inside `post`.
+//! ex.post(|| println!("hello from a handler"));
+//!
+//! // A strand: these run one at a time, in order, whatever thread runs them.
+//! let strand = Strand::new(ex.clone());
+//! for i in 0..3 {
+//!     strand.post(move || println!("strand handler {i}"));
+//! }
+//!
+//! // Futures: a task on the context, awaited from this thread.
+//! let answer = co_spawn(&ex, async { 6 * 7 }, UseFuture);
+//! assert_eq!(ctx.block_on(answer).unwrap(), 42);
+//! ctx.run();
+//! # Ok::<(), std::io::Error>(())
+//! ```
+#![deny(unsafe_op_in_unsafe_fn)]
+#![warn(missing_docs)]
+
+mod call_stack;
+mod context;
+pub mod error;
+mod executor;
+mod op;
+mod scheduler;
+mod strand;
+mod sync;
+mod thread_pool;
+mod work_guard;
+
+#[cfg(not(loom))]
+mod future;
+#[cfg(not(loom))]
+pub mod token;
+
+pub use context::IoContext;
+pub use executor::{Executor, IoExecutor};
+pub use strand::Strand;
+pub use thread_pool::ThreadPool;
+pub use work_guard::{make_work_guard, WorkGuard};
+
+#[cfg(not(loom))]
+pub use future::co_spawn;
+#[cfg(not(loom))]
+pub use token::{CompletionHandler, CompletionToken, Detached, Initiation, OpFuture, UseFuture};

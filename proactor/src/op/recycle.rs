@@ -1,0 +1,178 @@
+//! The per-thread recycling allocator for operations (Asio's
+//! `recycling_allocator` and `thread_info_base` memory cache).
+//!
+//! Operation sizes are rounded up to a size class (a multiple of
+//! [`GRANULE`] bytes up to [`MAX_SIZE`]); each thread keeps a short free list
+//! per class. A block freed on a thread goes to that thread's list when it
+//! has room, and the next allocation of that class on the thread takes it
+//! back, so a steady chain of handlers (each posting the next) allocates
+//! nothing. Larger or over-aligned operations go straight to the global
+//! allocator. A block may be freed on another thread than the one that
+//! allocated it: the lists hold plain global-allocator blocks of their
+//! class's layout.
+//!
+//! Under `--cfg loom` the cache is bypassed: loom models the queues, not
+//! memory reuse.
+
+use std::alloc::{self, Layout};
+use std::ptr::NonNull;
+
+/// Size-class granularity in bytes.
+const GRANULE: usize = 32;
+/// Number of size classes: blocks of 32, 64, ..., 512 bytes.
+const CLASSES: usize = 16;
+/// The largest operation the cache serves.
+pub(crate) const MAX_SIZE: usize = GRANULE * CLASSES;
+/// Alignment of every cached block.
+const ALIGN: usize = 16;
+/// Blocks kept per class and thread.
+const PER_CLASS: u32 = 32;
+
+/// The size class serving `layout`, if any.
+#[inline(always)]
+fn class_of(layout: Layout) -> Option<usize> {
+    if layout.align() <= ALIGN && layout.size() <= MAX_SIZE {
+        Some(layout.size().saturating_sub(1) / GRANULE)
+    } else {
+        None
+    }
+}
+
+#[inline(always)]
+fn class_layout(class: usize) -> Layout {
+    // SAFETY: the size is a non-zero multiple of the alignment, a power of
+    // two, and far below isize::MAX.
+    unsafe { Layout::from_size_align_unchecked((class + 1) * GRANULE, ALIGN) }
+}
+
+/// Allocates a block for `layout` (never zero-sized here).
+#[inline]
+pub(crate) fn alloc(layout: Layout) -> NonNull<u8> {
+    let layout = match class_of(layout) {
+        Some(class) => {
+            if let Some(block) = cache::take(class) {
+                return block;
+            }
+            class_layout(class)
+        }
+        None => layout,
+    };
+    // SAFETY: operation layouts are never zero-sized (they hold a header).
+    let p = unsafe { alloc::alloc(layout) };
+    NonNull::new(p).unwrap_or_else(|| alloc::handle_alloc_error(layout))
+}
+
+/// Frees a block that [`alloc`] returned for the same `layout`.
+///
+/// # Safety
+/// `p` came from `alloc(layout)` and is not used afterwards.
+#[inline]
+pub(crate) unsafe fn dealloc(p: NonNull<u8>, layout: Layout) {
+    match class_of(layout) {
+        Some(class) => {
+            if !cache::give(class, p) {
+                // SAFETY: blocks of a class are allocated with its layout.
+                unsafe { alloc::dealloc(p.as_ptr(), class_layout(class)) }
+            }
+        }
+        // SAFETY: uncached blocks are allocated with their own layout.
+        None => unsafe { alloc::dealloc(p.as_ptr(), layout) },
+    }
+}
+
+#[cfg(not(loom))]
+mod cache {
+    use super::{class_layout, CLASSES, PER_CLASS};
+    use std::cell::UnsafeCell;
+    use std::ptr::{self, NonNull};
+
+    /// A free block's first word links it to the next free block.
+    struct FreeBlock {
+        next: *mut FreeBlock,
+    }
+
+    struct Cache {
+        heads: [*mut FreeBlock; CLASSES],
+        counts: [u32; CLASSES],
+    }
+
+    impl Drop for Cache {
+        fn drop(&mut self) {
+            for class in 0..CLASSES {
+                let mut p = self.heads[class];
+                while !p.is_null() {
+                    // SAFETY: every listed block is a live, unused block of
+                    // this class, owned by the list.
+                    unsafe {
+                        let next = (*p).next;
+                        std::alloc::dealloc(p.cast(), class_layout(class));
+                        p = next;
+                    }
+                }
+            }
+        }
+    }
+
+    std::thread_local! {
+        static CACHE: UnsafeCell<Cache> = const {
+            UnsafeCell::new(Cache { heads: [ptr::null_mut(); CLASSES], counts: [0; CLASSES] })
+        };
+    }
+
+    #[inline(always)]
+    pub(super) fn take(class: usize) -> Option<NonNull<u8>> {
+        CACHE
+            .try_with(|c| {
+                // SAFETY: the cache belongs to this thread and these two
+                // functions never re-enter each other.
+                let c = unsafe { &mut *c.get() };
+                let head = c.heads[class];
+                if head.is_null() {
+                    return None;
+                }
+                // SAFETY: listed blocks are live and unused.
+                c.heads[class] = unsafe { (*head).next };
+                c.counts[class] -= 1;
+                NonNull::new(head.cast())
+            })
+            .ok()
+            .flatten()
+    }
+
+    #[inline(always)]
+    pub(super) fn give(class: usize, p: NonNull<u8>) -> bool {
+        CACHE
+            .try_with(|c| {
+                // SAFETY: as in `take`.
+                let c = unsafe { &mut *c.get() };
+                if c.counts[class] >= PER_CLASS {
+                    return false;
+                }
+                let block = p.as_ptr().cast::<FreeBlock>();
+                // SAFETY: the caller hands over an unused block of this
+                // class, large and aligned enough for a link.
+                unsafe {
+                    block.write(FreeBlock {
+                        next: c.heads[class],
+                    })
+                };
+                c.heads[class] = block;
+                c.counts[class] += 1;
+                true
+            })
+            .unwrap_or(false)
+    }
+}
+
+#[cfg(loom)]
+mod cache {
+    use std::ptr::NonNull;
+
+    pub(super) fn take(_class: usize) -> Option<NonNull<u8>> {
+        None
+    }
+
+    pub(super) fn give(_class: usize, _p: NonNull<u8>) -> bool {
+        false
+    }
+}

@@ -1,0 +1,490 @@
+//! The engine behind [`IoContext`](crate::IoContext): Asio's `scheduler`.
+//!
+//! * **Shared queue.** Operations wait in one intrusive MPSC queue
+//!   ([`Mpsc`]): posting from any thread is a lock-free exchange. Threads
+//!   inside `run()` take turns as its consumer under the *consumer lock*,
+//!   held only for the pop itself.
+//! * **Task seat.** A backend installed with [`Scheduler::init_task`] is
+//!   represented in the queue by a sentinel operation; see [`task`].
+//! * **Private queues.** Operations deferred from inside a handler (and, in
+//!   one-thread mode, posted from inside one) go to the running thread's
+//!   [`Frame`] without a lock or wake-up. They run straight from there while
+//!   the shared queue is empty, and move behind it otherwise, so a thread's
+//!   own submissions keep their order.
+//! * **Outstanding work.** Asio counts every queued handler as work. Here a
+//!   queued handler is work by being in the queue, so posting costs no
+//!   counter update: `run()` ends when the queue is empty, no thread is busy
+//!   running a handler (`active`), and the explicit count (`work`: work
+//!   guards, pending I/O) is zero. Whichever thread makes the last of those
+//!   true checks the others and stops the context.
+//! * **One-thread mode** (`concurrency_hint == 1`): the outermost run call
+//!   holds the consumer lock for its whole duration (releasing it only to
+//!   sleep), so popping takes no lock at all, and posts from the running
+//!   thread go to its private queue. A second thread that calls `run()`
+//!   anyway is safe: it waits for the lock.
+//! * **Panics** unwind out of `run()` through guards that pop the frame,
+//!   move the private queue back to the shared one and settle the `active`
+//!   count; no lock is held while a handler runs (the one-thread consumer
+//!   lock does not poison). The context is not stopped by a panic.
+
+mod idle;
+pub(crate) mod task;
+
+use crate::call_stack::{self, Frame};
+use crate::op::mpsc::Mpsc;
+use crate::op::queue::OpQueue;
+use crate::op::{OpHeader, OpPtr};
+use crate::sync::{self, AtomicBool, AtomicUsize, Instant, Mutex, MutexGuard, Ordering::*};
+use idle::{Idle, SHUTDOWN};
+use std::ptr::NonNull;
+use std::sync::OnceLock;
+use std::time::Duration;
+use task::Task;
+
+/// How long a run-family call may wait for work.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Wait {
+    /// Never block (`poll`, `poll_one`).
+    Poll,
+    /// Block until work arrives or the context stops.
+    Forever,
+    /// Block until then at the latest.
+    Until(Instant),
+}
+
+pub(crate) struct Scheduler {
+    queue: Mpsc,
+    /// Serialises consumers of `queue`.
+    consumer: Mutex<()>,
+    idle: Idle,
+    /// Explicit outstanding work: work guards, pending I/O operations.
+    work: AtomicUsize,
+    /// Threads inside a run-family call that are not idle.
+    active: AtomicUsize,
+    stopped: AtomicBool,
+    one_thread: bool,
+    task: OnceLock<Box<dyn Task>>,
+    /// Sentinel standing for the task in the queue.
+    task_op: NonNull<OpHeader>,
+}
+
+// SAFETY: `task_op` is a private heap sentinel whose function does nothing;
+// every other field is thread-safe.
+unsafe impl Send for Scheduler {}
+unsafe impl Sync for Scheduler {}
+
+impl call_stack::Key for Scheduler {}
+
+/// The sentinel's function: never asked to do anything that matters.
+unsafe fn sentinel_func(_: NonNull<OpHeader>, _: crate::op::Action) {}
+
+/// The state of one run-family call: `'s` borrows the scheduler, `'f` the
+/// call's frame.
+pub(crate) struct RunCtx<'s, 'f> {
+    frame: &'f Frame,
+    /// One-thread mode: the consumer lock this call holds while running.
+    consumer: Option<MutexGuard<'s, ()>>,
+    /// One-thread mode, outermost call: this call re-takes the lock after
+    /// sleeping. Nested calls run under their ancestor's lock.
+    owns_consumer: bool,
+    /// Pops need no lock: one-thread mode (ours or an ancestor's).
+    holds_consumer: bool,
+    /// `block_on`: running out of work does not stop the context.
+    keep_alive: bool,
+    /// Makes the call return early (and wakes it) when true.
+    interrupt: Option<&'s (dyn Fn() -> bool + 's)>,
+}
+
+impl Scheduler {
+    pub(crate) fn new(concurrency_hint: usize) -> Self {
+        let task_op = Box::new(OpHeader::new(sentinel_func));
+        Scheduler {
+            queue: Mpsc::new(),
+            consumer: Mutex::new(()),
+            idle: Idle::new(),
+            work: AtomicUsize::new(0),
+            active: AtomicUsize::new(0),
+            stopped: AtomicBool::new(false),
+            one_thread: concurrency_hint == 1,
+            task: OnceLock::new(),
+            task_op: NonNull::from(Box::leak(task_op)),
+        }
+    }
+
+    // ----- producers -------------------------------------------------------
+
+    /// Queues `op`: never runs it inline.
+    #[inline]
+    pub(crate) fn post(&self, op: OpPtr) {
+        if self.one_thread {
+            self.defer(op)
+        } else {
+            self.post_shared(op)
+        }
+    }
+
+    /// Queues `op` as a continuation of the running handler: on the
+    /// thread's private queue when called from inside `run()`.
+    #[inline]
+    pub(crate) fn defer(&self, op: OpPtr) {
+        let op = Frame::with_current(self, |frame| match frame {
+            Some(frame) => {
+                frame.private.push(op);
+                None
+            }
+            None => Some(op),
+        });
+        if let Some(op) = op {
+            self.post_shared(op);
+        }
+    }
+
+    #[inline]
+    fn post_shared(&self, op: OpPtr) {
+        self.queue.push(op);
+        self.after_push();
+    }
+
+    /// A producer's duty after publishing work: wake an idle thread if any,
+    /// and honour shutdown.
+    #[inline]
+    fn after_push(&self) {
+        let s = self.idle.state();
+        if s != 0 {
+            self.after_push_slow(s);
+        }
+    }
+
+    #[cold]
+    fn after_push_slow(&self, s: usize) {
+        if s & SHUTDOWN != 0 {
+            // The context is gone: whatever was just queued is dropped.
+            self.drain();
+        } else {
+            self.idle.wake_one(self.task());
+        }
+    }
+
+    // ----- work, stop ------------------------------------------------------
+
+    pub(crate) fn work_started(&self) {
+        self.work.fetch_add(1, SeqCst);
+    }
+
+    pub(crate) fn work_finished(&self, n: usize) {
+        if n != 0 && self.work.fetch_sub(n, SeqCst) == n && self.active.load(SeqCst) == 0 {
+            self.stop_if_out_of_work();
+        }
+    }
+
+    fn stop_if_out_of_work(&self) {
+        if self.work.load(SeqCst) == 0 && self.queue.is_empty() {
+            self.stop();
+        }
+    }
+
+    /// A thread stops being busy. The last one out checks for the end of
+    /// work (unless it is unwinding or keeping the context alive).
+    fn leave_active(&self, check: bool) {
+        if self.active.fetch_sub(1, SeqCst) == 1 && check && !std::thread::panicking() {
+            self.stop_if_out_of_work();
+        }
+    }
+
+    pub(crate) fn stop(&self) {
+        if !self.stopped.swap(true, SeqCst) {
+            self.idle.wake_all(self.task());
+        }
+    }
+
+    #[inline]
+    pub(crate) fn stopped(&self) -> bool {
+        self.stopped.load(SeqCst)
+    }
+
+    pub(crate) fn restart(&self) {
+        self.stopped.store(false, SeqCst);
+    }
+
+    /// Wakes every idle thread so that they re-check their condition (used
+    /// by `block_on`'s waker).
+    pub(crate) fn wake_all(&self) {
+        self.idle.wake_all(self.task());
+    }
+
+    /// True if no thread can be waiting for this wake-up.
+    pub(crate) fn nobody_idle(&self) -> bool {
+        self.idle.state() & !SHUTDOWN == 0
+    }
+
+    // ----- the task seat ---------------------------------------------------
+
+    #[inline]
+    fn task(&self) -> Option<&dyn Task> {
+        self.task.get().map(|t| &**t)
+    }
+
+    /// Installs the backend. The first call wins; later calls return false.
+    #[allow(dead_code)] // taken by the backends of the I/O issues
+    pub(crate) fn init_task(&self, task: Box<dyn Task>) -> bool {
+        if self.task.set(task).is_err() {
+            return false;
+        }
+        // SAFETY: the sentinel is ours and not in the queue yet.
+        self.post_shared(unsafe { OpPtr::from_raw(self.task_op) });
+        true
+    }
+
+    // ----- run family ------------------------------------------------------
+
+    pub(crate) fn run(&self) -> usize {
+        self.run_while(Wait::Forever, usize::MAX)
+    }
+
+    pub(crate) fn run_one(&self) -> usize {
+        self.run_while(Wait::Forever, 1)
+    }
+
+    pub(crate) fn run_until(&self, t: Instant) -> usize {
+        self.run_while(Wait::Until(t), usize::MAX)
+    }
+
+    pub(crate) fn poll(&self) -> usize {
+        self.run_while(Wait::Poll, usize::MAX)
+    }
+
+    pub(crate) fn poll_one(&self) -> usize {
+        self.run_while(Wait::Poll, 1)
+    }
+
+    fn run_while(&self, wait: Wait, max: usize) -> usize {
+        if self.stopped() {
+            return 0;
+        }
+        self.enter(false, None, |cx| {
+            let mut n = 0;
+            while n < max && self.do_run_one(cx, wait) != 0 {
+                n += 1;
+            }
+            n
+        })
+    }
+
+    /// Runs `f` as a run-family call on this thread: frame pushed, counted
+    /// as active, one-thread consumer lock taken; all undone however `f`
+    /// ends.
+    pub(crate) fn enter<'s, R>(
+        &'s self,
+        keep_alive: bool,
+        interrupt: Option<&'s (dyn Fn() -> bool + 's)>,
+        f: impl FnOnce(&mut RunCtx<'s, '_>) -> R,
+    ) -> R {
+        struct Exit<'s> {
+            sched: &'s Scheduler,
+            frame: &'s Frame,
+            keep_alive: bool,
+        }
+        impl Drop for Exit<'_> {
+            fn drop(&mut self) {
+                if let Some(chain) = self.frame.private.take() {
+                    self.sched.queue.push_chain(chain);
+                    self.sched.after_push();
+                }
+                self.sched.leave_active(!self.keep_alive);
+            }
+        }
+
+        let nested = Frame::contains(self);
+        Frame::enter(self, |frame| {
+            self.active.fetch_add(1, SeqCst);
+            let _exit = Exit {
+                sched: self,
+                frame,
+                keep_alive,
+            };
+            let owns = self.one_thread && !nested;
+            let mut cx = RunCtx {
+                frame,
+                consumer: owns.then(|| sync::lock(&self.consumer)),
+                owns_consumer: owns,
+                holds_consumer: self.one_thread,
+                keep_alive,
+                interrupt,
+            };
+            f(&mut cx)
+        })
+    }
+
+    /// Runs at most one handler; 0 means stopped, interrupted, timed out,
+    /// or (for `Wait::Poll`) nothing ready.
+    pub(crate) fn do_run_one<'s>(&'s self, cx: &mut RunCtx<'s, '_>, wait: Wait) -> usize {
+        let mut task_ran = false;
+        loop {
+            if self.stopped.load(Relaxed) || cx.interrupt.is_some_and(|i| i()) {
+                return 0;
+            }
+            if let Wait::Until(t) = wait {
+                if Instant::now() >= t {
+                    return 0;
+                }
+            }
+            let private = &cx.frame.private;
+            if !private.is_empty() {
+                if self.queue.is_empty() {
+                    if let Some(op) = private.pop() {
+                        op.complete();
+                        return 1;
+                    }
+                }
+                if let Some(chain) = private.take() {
+                    self.queue.push_chain(chain);
+                }
+            }
+            match self.pop_shared(cx) {
+                Some(op) if op.as_ptr() == self.task_op.as_ptr() => {
+                    op.into_raw();
+                    if task_ran && wait == Wait::Poll {
+                        // The task has had its turn and nothing is ready.
+                        self.requeue_task(OpQueue::new());
+                        return 0;
+                    }
+                    task_ran = true;
+                    self.run_task(cx, wait);
+                }
+                Some(op) => {
+                    op.complete();
+                    return 1;
+                }
+                None if wait == Wait::Poll => return 0,
+                None => self.sleep(cx, wait),
+            }
+        }
+    }
+
+    #[inline]
+    fn pop_shared(&self, cx: &RunCtx<'_, '_>) -> Option<OpPtr> {
+        let op = if cx.holds_consumer {
+            // SAFETY: one-thread mode: this call or an ancestor on this
+            // thread holds the consumer lock.
+            unsafe { self.queue.pop_wait() }
+        } else {
+            let _consumer = sync::lock(&self.consumer);
+            // SAFETY: we hold the consumer lock.
+            unsafe { self.queue.pop_wait() }
+        };
+        if op.is_some() && !self.one_thread && !self.queue.is_empty() {
+            // More work than this thread can take: share it (Asio's
+            // `more_handlers` wake-up).
+            self.idle.wake_one(self.task());
+        }
+        op
+    }
+
+    /// Sleeps until work arrives, the context stops, the call is
+    /// interrupted, or the deadline passes (the caller re-checks which).
+    fn sleep<'s>(&'s self, cx: &mut RunCtx<'s, '_>, wait: Wait) {
+        let deadline = match wait {
+            Wait::Until(t) => Some(t),
+            _ => None,
+        };
+        cx.consumer = None;
+        self.leave_active(!cx.keep_alive);
+        let interrupt = cx.interrupt;
+        self.idle.sleep(
+            &|| !self.queue.is_empty() || self.stopped() || interrupt.is_some_and(|i| i()),
+            deadline,
+        );
+        self.active.fetch_add(1, SeqCst);
+        if cx.owns_consumer {
+            cx.consumer = Some(sync::lock(&self.consumer));
+        }
+    }
+
+    /// Runs the task while this thread holds its sentinel, then queues the
+    /// harvested completions and the sentinel behind them.
+    fn run_task<'s>(&'s self, cx: &mut RunCtx<'s, '_>, wait: Wait) {
+        let Some(task) = self.task() else { return };
+        let mut ops = OpQueue::new();
+        let released = if wait == Wait::Poll || !self.queue.is_empty() {
+            task.run(Some(Duration::ZERO), &mut ops)
+        } else {
+            // Nothing else to do: block in the task as this thread's way of
+            // being idle.
+            cx.consumer = None;
+            self.leave_active(!cx.keep_alive);
+            self.idle.block_task();
+            let busy =
+                !self.queue.is_empty() || self.stopped() || cx.interrupt.is_some_and(|i| i());
+            let timeout = match wait {
+                _ if busy => Some(Duration::ZERO),
+                Wait::Until(t) => Some(t.saturating_duration_since(Instant::now())),
+                _ => None,
+            };
+            let released = task.run(timeout, &mut ops);
+            self.idle.unblock_task();
+            self.active.fetch_add(1, SeqCst);
+            if cx.owns_consumer {
+                cx.consumer = Some(sync::lock(&self.consumer));
+            }
+            released
+        };
+        self.requeue_task(ops);
+        self.work_finished(released);
+    }
+
+    /// Queues `ops` followed by the task's sentinel (which the caller holds).
+    fn requeue_task(&self, ops: OpQueue) {
+        // SAFETY: the caller popped the sentinel and hands it back here.
+        ops.push(unsafe { OpPtr::from_raw(self.task_op) });
+        if let Some(chain) = ops.take() {
+            self.queue.push_chain(chain);
+        }
+    }
+
+    // ----- shutdown --------------------------------------------------------
+
+    /// Drops every handler that never ran, without running it; from now on
+    /// new work is dropped as it arrives.
+    pub(crate) fn shutdown(&self) {
+        self.idle.set_shutdown();
+        self.stopped.store(true, SeqCst);
+        if let Some(task) = self.task() {
+            let mut abandoned = OpQueue::new();
+            task.shutdown(&mut abandoned);
+            drop(abandoned);
+        }
+        self.drain();
+    }
+
+    /// Destroys everything in the shared queue. Handlers are dropped outside
+    /// the lock: their destructors may post (and so drain) again.
+    fn drain(&self) {
+        loop {
+            let doomed = OpQueue::new();
+            {
+                let _consumer = sync::lock(&self.consumer);
+                // SAFETY: we hold the consumer lock.
+                while let Some(op) = unsafe { self.queue.pop_wait() } {
+                    if op.as_ptr() == self.task_op.as_ptr() {
+                        op.into_raw();
+                    } else {
+                        doomed.push(op);
+                    }
+                }
+            }
+            if doomed.is_empty() {
+                return;
+            }
+        }
+    }
+}
+
+impl Drop for Scheduler {
+    fn drop(&mut self) {
+        // Empty the queue while the sentinel still exists (it may be in it).
+        self.drain();
+        // SAFETY: the sentinel was leaked from a box in `new`, and the queue
+        // no longer links it.
+        drop(unsafe { Box::from_raw(self.task_op.as_ptr()) });
+    }
+}

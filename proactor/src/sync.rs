@@ -1,0 +1,101 @@
+//! The one door through which the runtime reaches its synchronisation
+//! primitives.
+//!
+//! Every atomic, lock, condition variable, shared pointer, interior-mutable
+//! cell and thread-local of the scheduler, the operation queues and the
+//! strands comes from here, so that building with `RUSTFLAGS="--cfg loom"`
+//! swaps in [loom](https://docs.rs/loom)'s models and the loom tests in
+//! `tests/loom_*.rs` explore every interleaving of the real code.
+//!
+//! Locks here never poison: a handler that panics while a lock is held (the
+//! one-thread consumer lock is held across handlers) must leave the
+//! scheduler usable, exactly as an exception does in Asio.
+
+#[cfg(loom)]
+mod imp {
+    pub(crate) use loom::cell::UnsafeCell;
+    pub(crate) use loom::sync::atomic::{AtomicBool, AtomicPtr, AtomicUsize};
+    pub(crate) use loom::sync::{Arc, Condvar, Mutex, MutexGuard};
+
+    /// Back-off inside a lock-free retry loop.
+    pub(crate) fn spin_wait(_round: u32) {
+        loom::thread::yield_now();
+    }
+}
+
+#[cfg(not(loom))]
+mod imp {
+    pub(crate) use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicUsize};
+    pub(crate) use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+
+    /// `std::cell::UnsafeCell` with loom's closure-based accessor, so that
+    /// the same code compiles against both.
+    #[derive(Debug, Default)]
+    pub(crate) struct UnsafeCell<T>(std::cell::UnsafeCell<T>);
+
+    impl<T> UnsafeCell<T> {
+        pub(crate) const fn new(value: T) -> Self {
+            Self(std::cell::UnsafeCell::new(value))
+        }
+
+        #[inline(always)]
+        pub(crate) fn with_mut<R>(&self, f: impl FnOnce(*mut T) -> R) -> R {
+            f(self.0.get())
+        }
+    }
+
+    /// Back-off inside a lock-free retry loop: spin briefly, then give the
+    /// core away (the thread we wait for may have been preempted).
+    #[inline]
+    pub(crate) fn spin_wait(round: u32) {
+        if round < 64 {
+            std::hint::spin_loop();
+        } else {
+            std::thread::yield_now();
+        }
+    }
+}
+
+pub(crate) use imp::*;
+pub(crate) use std::sync::atomic::Ordering;
+pub(crate) use std::time::Instant;
+
+use std::sync::PoisonError;
+use std::time::Duration;
+
+/// Locks `m`, ignoring poisoning (see the module documentation).
+#[inline]
+pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Waits on `cv`, ignoring poisoning.
+#[inline]
+pub(crate) fn wait<'a, T>(cv: &Condvar, g: MutexGuard<'a, T>) -> MutexGuard<'a, T> {
+    cv.wait(g).unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Waits on `cv` for at most `d`, ignoring poisoning.
+#[inline]
+pub(crate) fn wait_timeout<'a, T>(
+    cv: &Condvar,
+    g: MutexGuard<'a, T>,
+    d: Duration,
+) -> MutexGuard<'a, T> {
+    match cv.wait_timeout(g, d) {
+        Ok((g, _)) => g,
+        Err(p) => p.into_inner().0,
+    }
+}
+
+/// Declares a thread-local through the facade: `const`-initialised with std
+/// (no lazy-initialisation check on the hot path), loom's model under loom.
+macro_rules! facade_thread_local {
+    ($vis:vis static $name:ident : $t:ty = $init:expr;) => {
+        #[cfg(not(loom))]
+        std::thread_local! { $vis static $name: $t = const { $init }; }
+        #[cfg(loom)]
+        loom::thread_local! { $vis static $name: $t = $init; }
+    };
+}
+pub(crate) use facade_thread_local;

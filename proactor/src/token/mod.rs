@@ -1,0 +1,220 @@
+//! Completion tokens: how an asynchronous operation delivers its result
+//! (Asio's `async_result` / `async_initiate`).
+//!
+//! Every initiating function (`async_*`, [`co_spawn`](crate::co_spawn))
+//! takes a *token* as its last argument and hands the token an
+//! [`Initiation`]: the operation, ready to start once it knows its
+//! [`CompletionHandler`]. The token decides what that handler is and what
+//! the initiating function returns:
+//!
+//! * a closure is the handler itself, called once with the result;
+//! * [`UseFuture`] makes the function return a future of the result;
+//! * [`Detached`] drops the result.
+//!
+//! The result is a tuple of arguments, `Args`: `(T,)` for one value, `(A,
+//! B)` for two (a closure then takes two parameters).
+//!
+//! ```
+//! use proactor::{co_spawn, Detached, IoContext, UseFuture};
+//!
+//! let ctx = IoContext::new()?;
+//! let ex = ctx.executor();
+//! co_spawn(&ex, async { 1 }, |r: std::thread::Result<i32>| assert_eq!(r.unwrap(), 1));
+//! co_spawn(&ex, async { 2 }, Detached);
+//! let fut = co_spawn(&ex, async { 3 }, UseFuture);
+//! assert_eq!(ctx.block_on(fut).unwrap(), 3);
+//! # Ok::<(), std::io::Error>(())
+//! ```
+
+mod oneshot;
+
+pub use oneshot::OpFuture;
+
+/// Receives an operation's result, once.
+///
+/// Closures taking the result's values as parameters are handlers:
+/// `FnOnce()`, `FnOnce(A)` and `FnOnce(A, B)` for `()`, `(A,)` and `(A, B)`.
+///
+/// ```
+/// use proactor::CompletionHandler;
+///
+/// let h = |n: u32| assert_eq!(n, 7);
+/// h.complete((7,));
+/// ```
+pub trait CompletionHandler<Args>: Send + 'static {
+    /// Delivers the result.
+    fn complete(self, args: Args);
+}
+
+impl<F: FnOnce() + Send + 'static> CompletionHandler<()> for F {
+    fn complete(self, (): ()) {
+        self()
+    }
+}
+
+impl<A, F: FnOnce(A) + Send + 'static> CompletionHandler<(A,)> for F {
+    fn complete(self, (a,): (A,)) {
+        self(a)
+    }
+}
+
+impl<A, B, F: FnOnce(A, B) + Send + 'static> CompletionHandler<(A, B)> for F {
+    fn complete(self, (a, b): (A, B)) {
+        self(a, b)
+    }
+}
+
+/// An operation ready to start, waiting for its handler.
+///
+/// ```
+/// use proactor::{CompletionHandler, CompletionToken, Initiation};
+///
+/// /// Completes at once with the answer.
+/// struct Answer;
+/// impl Initiation<(u32,)> for Answer {
+///     fn initiate<H: CompletionHandler<(u32,)>>(self, handler: H) {
+///         handler.complete((42,));
+///     }
+/// }
+/// fn async_answer<T: CompletionToken<(u32,)>>(token: T) -> T::Output {
+///     token.launch(Answer)
+/// }
+/// async_answer(|n: u32| assert_eq!(n, 42));
+/// ```
+pub trait Initiation<Args>: Send + 'static {
+    /// Starts the operation; it completes by calling `handler`.
+    fn initiate<H: CompletionHandler<Args>>(self, handler: H);
+}
+
+/// Decides how an operation's result is delivered, and what its initiating
+/// function returns.
+///
+/// ```
+/// use proactor::{CompletionHandler, CompletionToken, Initiation};
+///
+/// /// A token of our own: prints the result.
+/// struct Print;
+/// impl CompletionToken<(u32,)> for Print {
+///     type Output = ();
+///     fn launch<I: Initiation<(u32,)>>(self, init: I) {
+///         init.initiate(|n: u32| println!("result: {n}"));
+///     }
+/// }
+/// # struct Answer;
+/// # impl Initiation<(u32,)> for Answer {
+/// #     fn initiate<H: CompletionHandler<(u32,)>>(self, h: H) { h.complete((42,)) }
+/// # }
+/// Print.launch(Answer);
+/// ```
+pub trait CompletionToken<Args>: Sized {
+    /// What the initiating function returns.
+    type Output;
+
+    /// Starts `init` the way this token wants.
+    fn launch<I: Initiation<Args>>(self, init: I) -> Self::Output;
+}
+
+/// A closure is a token: it is the handler.
+macro_rules! closure_tokens {
+    ($( ($($arg:ident),*) )*) => {$(
+        impl<$($arg,)* F: FnOnce($($arg),*) + Send + 'static> CompletionToken<($($arg,)*)> for F {
+            type Output = ();
+
+            fn launch<I: Initiation<($($arg,)*)>>(self, init: I) {
+                init.initiate(self)
+            }
+        }
+    )*};
+}
+closure_tokens! { () (A) (A, B) }
+
+/// Maps a result tuple to the output of a [`UseFuture`] future: one value
+/// stands alone, several stay a tuple.
+///
+/// ```
+/// use proactor::token::Signature;
+///
+/// assert_eq!((5,).into_output(), 5);
+/// assert_eq!((1, 'a').into_output(), (1, 'a'));
+/// ```
+pub trait Signature: Send + 'static {
+    /// What a future of this result yields.
+    type Output;
+
+    /// Converts the tuple.
+    fn into_output(self) -> Self::Output;
+}
+
+impl Signature for () {
+    type Output = ();
+    fn into_output(self) {}
+}
+
+impl<A: Send + 'static> Signature for (A,) {
+    type Output = A;
+    fn into_output(self) -> A {
+        self.0
+    }
+}
+
+impl<A: Send + 'static, B: Send + 'static> Signature for (A, B) {
+    type Output = (A, B);
+    fn into_output(self) -> (A, B) {
+        self
+    }
+}
+
+/// Token: the initiating function returns a future of the result.
+///
+/// The operation starts at once (not on the first poll). Polling the future
+/// after the operation was abandoned without completing (its context was
+/// dropped) panics with a message that says so.
+///
+/// ```
+/// use proactor::{co_spawn, IoContext, UseFuture};
+///
+/// let ctx = IoContext::new()?;
+/// let fut = co_spawn(&ctx.executor(), async { "done" }, UseFuture);
+/// assert_eq!(ctx.block_on(fut).unwrap(), "done");
+/// # Ok::<(), std::io::Error>(())
+/// ```
+#[derive(Clone, Copy, Debug, Default)]
+pub struct UseFuture;
+
+impl<Args: Signature> CompletionToken<Args> for UseFuture {
+    type Output = OpFuture<Args>;
+
+    fn launch<I: Initiation<Args>>(self, init: I) -> OpFuture<Args> {
+        let (handler, future) = oneshot::channel();
+        init.initiate(handler);
+        future
+    }
+}
+
+/// Token: the result is dropped.
+///
+/// ```
+/// use proactor::{co_spawn, Detached, IoContext};
+///
+/// let ctx = IoContext::new()?;
+/// co_spawn(&ctx.executor(), async { println!("fire and forget") }, Detached);
+/// ctx.run();
+/// # Ok::<(), std::io::Error>(())
+/// ```
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Detached;
+
+impl<Args: Send + 'static> CompletionToken<Args> for Detached {
+    type Output = ();
+
+    fn launch<I: Initiation<Args>>(self, init: I) {
+        init.initiate(DropResult)
+    }
+}
+
+/// The handler behind [`Detached`].
+struct DropResult;
+
+impl<Args> CompletionHandler<Args> for DropResult {
+    fn complete(self, _: Args) {}
+}

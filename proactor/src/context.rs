@@ -265,6 +265,13 @@ impl IoContext {
     }
 }
 
+#[cfg(test)]
+impl IoContext {
+    pub(crate) fn scheduler(&self) -> &Arc<Scheduler> {
+        &self.sched
+    }
+}
+
 impl Drop for IoContext {
     fn drop(&mut self) {
         self.sched.shutdown();

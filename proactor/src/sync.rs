@@ -14,7 +14,7 @@
 #[cfg(loom)]
 mod imp {
     pub(crate) use loom::cell::UnsafeCell;
-    pub(crate) use loom::sync::atomic::{AtomicBool, AtomicPtr, AtomicUsize};
+    pub(crate) use loom::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, AtomicUsize};
     pub(crate) use loom::sync::{Arc, Condvar, Mutex, MutexGuard};
 
     /// Back-off inside a lock-free retry loop.
@@ -25,7 +25,7 @@ mod imp {
 
 #[cfg(not(loom))]
 mod imp {
-    pub(crate) use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicUsize};
+    pub(crate) use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, AtomicUsize};
     pub(crate) use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 
     /// `std::cell::UnsafeCell` with loom's closure-based accessor, so that
@@ -62,6 +62,31 @@ pub(crate) use std::time::Instant;
 
 use std::sync::PoisonError;
 use std::time::Duration;
+
+/// Orders a Dekker-style handshake: "publish mine, then look at yours".
+///
+/// The runtime's handshakes (a producer publishes work then looks for
+/// sleepers; a sleeper registers then looks for work; and the like) are
+/// written with SeqCst read-modify-writes followed by SeqCst loads, which
+/// the Rust (C++20) memory model totally orders, so no fence is needed and
+/// this is a no-op. Loom models SeqCst accesses only as AcqRel (its
+/// documented limitation) but models SeqCst fences exactly, so under loom
+/// this is `fence(SeqCst)` and the models check the same handshake.
+#[inline(always)]
+pub(crate) fn handshake_fence() {
+    #[cfg(loom)]
+    loom::sync::atomic::fence(Ordering::SeqCst);
+}
+
+/// A scheduling point for the loom models, at a place where a preemption
+/// matters but loom's bounded search would not otherwise branch (between
+/// the two halves of a check that must see a consistent picture). Nothing
+/// outside loom.
+#[inline(always)]
+pub(crate) fn model_yield() {
+    #[cfg(loom)]
+    loom::thread::yield_now();
+}
 
 /// Locks `m`, ignoring poisoning (see the module documentation).
 #[inline]

@@ -23,6 +23,7 @@ impl Wake for Signal {
 
     fn wake_by_ref(self: &Arc<Self>) {
         if !self.woken.swap(true, SeqCst) {
+            crate::sync::handshake_fence();
             // The blocked thread may be asleep in the scheduler (as a
             // sleeper or in the task) or parked (context stopped).
             if !self.sched.nobody_idle() {

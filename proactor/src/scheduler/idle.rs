@@ -54,6 +54,7 @@ impl Idle {
 
     pub(crate) fn set_shutdown(&self) {
         self.state.fetch_or(SHUTDOWN, SeqCst);
+        sync::handshake_fence();
     }
 
     /// Sleeps until `ready()` holds, a producer hands this thread a token,
@@ -61,6 +62,7 @@ impl Idle {
     pub(crate) fn sleep(&self, ready: &dyn Fn() -> bool, deadline: Option<Instant>) -> bool {
         let mut tokens = sync::lock(&self.tokens);
         self.state.fetch_add(SLEEPER, SeqCst);
+        sync::handshake_fence();
         loop {
             if *tokens > 0 {
                 // Our waker already took our SLEEPER unit away.
@@ -132,6 +134,7 @@ impl Idle {
     /// must re-check for work afterwards (the other half of Dekker's rule).
     pub(crate) fn block_task(&self) {
         self.state.fetch_or(TASK_BLOCKED, SeqCst);
+        sync::handshake_fence();
     }
 
     pub(crate) fn unblock_task(&self) {

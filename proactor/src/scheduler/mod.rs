@@ -11,30 +11,33 @@
 //!   [`Frame`] without a lock or wake-up. They run straight from there while
 //!   the shared queue is empty, and move behind it otherwise, so a thread's
 //!   own submissions keep their order.
-//! * **Outstanding work.** Asio counts every queued handler as work. Here a
-//!   queued handler is work by being in the queue, so posting costs no
-//!   counter update: `run()` ends when the queue is empty, no thread is busy
-//!   running a handler (`active`), and the explicit count (`work`: work
-//!   guards, pending I/O) is zero. Whichever thread makes the last of those
-//!   true checks the others and stops the context.
+//! * **Outstanding work.** A queued operation is work by being in the
+//!   queue, so posting costs no counter update; everything else (work
+//!   guards, pending I/O, threads busy running handlers) is counted in
+//!   [`busy`]. `run()` ends when both are empty; whoever brings the count to
+//!   zero checks the queue and stops the context.
 //! * **One-thread mode** (`concurrency_hint == 1`): the outermost run call
 //!   holds the consumer lock for its whole duration (releasing it only to
 //!   sleep), so popping takes no lock at all, and posts from the running
 //!   thread go to its private queue. A second thread that calls `run()`
 //!   anyway is safe: it waits for the lock.
 //! * **Panics** unwind out of `run()` through guards that pop the frame,
-//!   move the private queue back to the shared one and settle the `active`
+//!   move the private queue back to the shared one and settle the busy
 //!   count; no lock is held while a handler runs (the one-thread consumer
 //!   lock does not poison). The context is not stopped by a panic.
 
+mod busy;
 mod idle;
 pub(crate) mod task;
+#[cfg(all(test, not(loom)))]
+mod tests;
 
 use crate::call_stack::{self, Frame};
 use crate::op::mpsc::Mpsc;
 use crate::op::queue::OpQueue;
 use crate::op::{OpHeader, OpPtr};
-use crate::sync::{self, AtomicBool, AtomicUsize, Instant, Mutex, MutexGuard, Ordering::*};
+use crate::sync::{self, AtomicBool, Instant, Mutex, MutexGuard, Ordering::*};
+use busy::Busy;
 use idle::{Idle, SHUTDOWN};
 use std::ptr::NonNull;
 use std::sync::OnceLock;
@@ -57,10 +60,8 @@ pub(crate) struct Scheduler {
     /// Serialises consumers of `queue`.
     consumer: Mutex<()>,
     idle: Idle,
-    /// Explicit outstanding work: work guards, pending I/O operations.
-    work: AtomicUsize,
-    /// Threads inside a run-family call that are not idle.
-    active: AtomicUsize,
+    /// Work guards, pending I/O, and threads busy in a run-family call.
+    busy: Busy,
     stopped: AtomicBool,
     one_thread: bool,
     task: OnceLock<Box<dyn Task>>,
@@ -102,8 +103,7 @@ impl Scheduler {
             queue: Mpsc::new(),
             consumer: Mutex::new(()),
             idle: Idle::new(),
-            work: AtomicUsize::new(0),
-            active: AtomicUsize::new(0),
+            busy: Busy::new(),
             stopped: AtomicBool::new(false),
             one_thread: concurrency_hint == 1,
             task: OnceLock::new(),
@@ -149,6 +149,7 @@ impl Scheduler {
     /// and honour shutdown.
     #[inline]
     fn after_push(&self) {
+        sync::handshake_fence();
         let s = self.idle.state();
         if s != 0 {
             self.after_push_slow(s);
@@ -168,25 +169,37 @@ impl Scheduler {
     // ----- work, stop ------------------------------------------------------
 
     pub(crate) fn work_started(&self) {
-        self.work.fetch_add(1, SeqCst);
+        self.busy.inc();
     }
 
     pub(crate) fn work_finished(&self, n: usize) {
-        if n != 0 && self.work.fetch_sub(n, SeqCst) == n && self.active.load(SeqCst) == 0 {
+        if n != 0 && self.busy.release(n as u64) {
             self.stop_if_out_of_work();
         }
     }
 
+    /// Stops the context if nothing is left: busy count zero, queue empty,
+    /// and nothing moved between the two readings (see [`busy`]).
     fn stop_if_out_of_work(&self) {
-        if self.work.load(SeqCst) == 0 && self.queue.is_empty() {
-            self.stop();
+        if let Some(zero) = self.busy.zero() {
+            sync::model_yield();
+            if self.queue.is_empty() && self.busy.unchanged_since(zero) {
+                self.stop();
+            }
         }
     }
 
-    /// A thread stops being busy. The last one out checks for the end of
-    /// work (unless it is unwinding or keeping the context alive).
+    /// This thread starts being busy (enters a run call, wakes up).
+    #[inline]
+    fn enter_active(&self) {
+        self.busy.inc();
+    }
+
+    /// This thread stops being busy. If the count drops to zero it checks
+    /// for the end of work (unless it is unwinding or keeping the context
+    /// alive).
     fn leave_active(&self, check: bool) {
-        if self.active.fetch_sub(1, SeqCst) == 1 && check && !std::thread::panicking() {
+        if self.busy.release(1) && check && !std::thread::panicking() {
             self.stop_if_out_of_work();
         }
     }
@@ -294,9 +307,18 @@ impl Scheduler {
             }
         }
 
-        let nested = Frame::contains(self);
+        // A nested call must see what the enclosing call queued privately
+        // (Asio does the same for nested poll()).
+        let nested = Frame::with_current(self, |outer| {
+            let outer = outer?;
+            if let Some(chain) = outer.private.take() {
+                self.queue.push_chain(chain);
+            }
+            Some(())
+        })
+        .is_some();
         Frame::enter(self, |frame| {
-            self.active.fetch_add(1, SeqCst);
+            self.enter_active();
             let _exit = Exit {
                 sched: self,
                 frame,
@@ -394,7 +416,7 @@ impl Scheduler {
             &|| !self.queue.is_empty() || self.stopped() || interrupt.is_some_and(|i| i()),
             deadline,
         );
-        self.active.fetch_add(1, SeqCst);
+        self.enter_active();
         if cx.owns_consumer {
             cx.consumer = Some(sync::lock(&self.consumer));
         }
@@ -422,7 +444,7 @@ impl Scheduler {
             };
             let released = task.run(timeout, &mut ops);
             self.idle.unblock_task();
-            self.active.fetch_add(1, SeqCst);
+            self.enter_active();
             if cx.owns_consumer {
                 cx.consumer = Some(sync::lock(&self.consumer));
             }

@@ -1,0 +1,265 @@
+//! The task seat, exercised with a fake backend: a completion queue that
+//! "the kernel" (the test) fills from outside, with a blocking wait that
+//! `interrupt` breaks.
+
+use super::task::Task;
+use crate::op::queue::OpQueue;
+use crate::op::{handler_op, OpPtr};
+use crate::sync::{self, Arc, Condvar, Mutex};
+use crate::{Executor, IoContext};
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+use std::sync::mpsc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+const HANG: Duration = Duration::from_secs(30);
+
+#[derive(Default)]
+struct FakeState {
+    completed: VecDeque<OpPtr>,
+    /// Started operations not yet completed (abandoned at shutdown).
+    pending: Vec<OpPtr>,
+    interrupted: bool,
+    inside: usize,
+    max_inside: usize,
+    blocking_runs: usize,
+    interrupts: usize,
+}
+
+#[derive(Default)]
+struct FakeBackend {
+    state: Mutex<FakeState>,
+    cv: Condvar,
+}
+
+impl FakeBackend {
+    /// The "kernel" completes an operation: it will be harvested by the
+    /// next run of the task.
+    fn complete(&self, op: OpPtr) {
+        sync::lock(&self.state).completed.push_back(op);
+        self.cv.notify_all();
+    }
+}
+
+impl Task for Arc<FakeBackend> {
+    fn run(&self, timeout: Option<Duration>, ops: &mut OpQueue) -> usize {
+        let mut g = sync::lock(&self.state);
+        g.inside += 1;
+        g.max_inside = g.max_inside.max(g.inside);
+        if timeout != Some(Duration::ZERO) {
+            g.blocking_runs += 1;
+            let deadline = timeout.map(|t| Instant::now() + t);
+            while g.completed.is_empty() && !g.interrupted {
+                match deadline {
+                    None => g = sync::wait(&self.cv, g),
+                    Some(d) => {
+                        let now = Instant::now();
+                        if now >= d {
+                            break;
+                        }
+                        g = sync::wait_timeout(&self.cv, g, d - now);
+                    }
+                }
+            }
+        }
+        g.interrupted = false;
+        let mut n = 0;
+        while let Some(op) = g.completed.pop_front() {
+            ops.push(op);
+            n += 1;
+        }
+        g.inside -= 1;
+        n
+    }
+
+    fn interrupt(&self) {
+        let mut g = sync::lock(&self.state);
+        g.interrupted = true;
+        g.interrupts += 1;
+        self.cv.notify_all();
+    }
+
+    fn shutdown(&self, ops: &mut OpQueue) {
+        let mut g = sync::lock(&self.state);
+        let g = &mut *g;
+        for op in g.pending.drain(..).chain(g.completed.drain(..)) {
+            ops.push(op);
+        }
+    }
+}
+
+fn context_with_backend(hint: usize) -> (Arc<IoContext>, Arc<FakeBackend>) {
+    let ctx = Arc::new(IoContext::with_concurrency_hint(hint).unwrap());
+    let backend = Arc::new(FakeBackend::default());
+    assert!(ctx.scheduler().init_task(Box::new(backend.clone())));
+    assert!(
+        !ctx.scheduler().init_task(Box::new(backend.clone())),
+        "one task per context"
+    );
+    (ctx, backend)
+}
+
+/// Starts an "I/O operation" whose handler bumps `n`: counted as work until
+/// the backend harvests its completion.
+fn start_io(ctx: &IoContext, n: &Arc<AtomicUsize>) -> OpPtr {
+    ctx.scheduler().work_started();
+    let n = n.clone();
+    handler_op(move || {
+        n.fetch_add(1, SeqCst);
+    })
+}
+
+#[test]
+fn pending_io_keeps_run_alive_and_its_completion_runs() {
+    for hint in [0, 1] {
+        let (ctx, backend) = context_with_backend(hint);
+        let n = Arc::new(AtomicUsize::new(0));
+        let op = start_io(&ctx, &n);
+        let c = ctx.clone();
+        let runner = thread::spawn(move || c.run());
+        backend.complete(op);
+        assert_eq!(runner.join().unwrap(), 1, "hint {hint}");
+        assert_eq!(n.load(SeqCst), 1);
+        assert!(
+            ctx.stopped(),
+            "hint {hint}: out of work once the completion ran"
+        );
+    }
+}
+
+#[test]
+fn only_one_thread_at_a_time_waits_in_the_task() {
+    let (ctx, backend) = context_with_backend(0);
+    let n = Arc::new(AtomicUsize::new(0));
+    const OPS: usize = 2000;
+    let ops: Vec<OpPtr> = (0..OPS).map(|_| start_io(&ctx, &n)).collect();
+    let runners: Vec<_> = (0..4)
+        .map(|_| {
+            let c = ctx.clone();
+            thread::spawn(move || c.run())
+        })
+        .collect();
+    for op in ops {
+        backend.complete(op);
+        // Posted handlers mixed in, so runners alternate between the task
+        // and the queue.
+        let n = n.clone();
+        ctx.executor().post(move || {
+            n.fetch_add(1, SeqCst);
+        });
+    }
+    let total: usize = runners.into_iter().map(|r| r.join().unwrap()).sum();
+    assert_eq!(total, 2 * OPS);
+    assert_eq!(n.load(SeqCst), 2 * OPS);
+    assert_eq!(sync::lock(&backend.state).max_inside, 1);
+}
+
+#[test]
+fn a_post_interrupts_the_thread_blocked_in_the_task() {
+    for hint in [0, 1] {
+        let (ctx, backend) = context_with_backend(hint);
+        let n = Arc::new(AtomicUsize::new(0));
+        let op = start_io(&ctx, &n);
+        let c = ctx.clone();
+        let runner = thread::spawn(move || c.run());
+        // Wait until the only runner is blocked in the task.
+        let t0 = Instant::now();
+        while sync::lock(&backend.state).inside == 0 {
+            assert!(t0.elapsed() < HANG);
+            thread::yield_now();
+        }
+        let (tx, rx) = mpsc::channel();
+        ctx.executor().post(move || tx.send(()).unwrap());
+        rx.recv_timeout(HANG)
+            .expect("the post did not interrupt the blocked task");
+        assert!(sync::lock(&backend.state).interrupts >= 1, "hint {hint}");
+        backend.complete(op);
+        assert_eq!(runner.join().unwrap(), 2, "hint {hint}");
+    }
+}
+
+#[test]
+fn stop_interrupts_the_task() {
+    let (ctx, backend) = context_with_backend(0);
+    let n = Arc::new(AtomicUsize::new(0));
+    let op = start_io(&ctx, &n);
+    let c = ctx.clone();
+    let runner = thread::spawn(move || c.run());
+    let t0 = Instant::now();
+    while sync::lock(&backend.state).inside == 0 {
+        assert!(t0.elapsed() < HANG);
+        thread::yield_now();
+    }
+    ctx.stop();
+    assert_eq!(runner.join().unwrap(), 0);
+    assert_eq!(n.load(SeqCst), 0);
+    drop(op);
+    ctx.scheduler().work_finished(1);
+}
+
+#[test]
+fn poll_gives_the_task_one_non_blocking_turn() {
+    let (ctx, backend) = context_with_backend(0);
+    let n = Arc::new(AtomicUsize::new(0));
+    let op = start_io(&ctx, &n);
+    assert_eq!(ctx.poll(), 0, "nothing completed yet: poll returns at once");
+    backend.complete(op);
+    let n2 = n.clone();
+    ctx.executor().post(move || {
+        n2.fetch_add(1, SeqCst);
+    });
+    assert_eq!(
+        ctx.poll(),
+        2,
+        "the posted handler and the harvested completion"
+    );
+    assert_eq!(n.load(SeqCst), 2);
+    assert_eq!(
+        sync::lock(&backend.state).blocking_runs,
+        0,
+        "poll never blocks"
+    );
+}
+
+#[test]
+fn run_for_returns_at_the_deadline_while_io_is_pending() {
+    let (ctx, _backend) = context_with_backend(0);
+    let n = Arc::new(AtomicUsize::new(0));
+    let op = start_io(&ctx, &n);
+    let t0 = Instant::now();
+    assert_eq!(ctx.run_for(Duration::from_millis(30)), 0);
+    assert!(t0.elapsed() >= Duration::from_millis(30));
+    assert!(!ctx.stopped());
+    drop(op);
+    ctx.scheduler().work_finished(1);
+}
+
+#[test]
+fn shutdown_destroys_the_tasks_operations_unrun() {
+    struct Probe(Arc<AtomicUsize>);
+    impl Drop for Probe {
+        fn drop(&mut self) {
+            self.0.fetch_add(1, SeqCst);
+        }
+    }
+    let (ctx, backend) = context_with_backend(0);
+    let dropped = Arc::new(AtomicUsize::new(0));
+    let ran = Arc::new(AtomicUsize::new(0));
+    for _ in 0..3 {
+        let (p, r) = (Probe(dropped.clone()), ran.clone());
+        ctx.scheduler().work_started();
+        sync::lock(&backend.state).pending.push(handler_op(move || {
+            let _ = &p;
+            r.fetch_add(1, SeqCst);
+        }));
+    }
+    let (p, r) = (Probe(dropped.clone()), ran.clone());
+    backend.complete(handler_op(move || {
+        let _ = &p;
+        r.fetch_add(1, SeqCst);
+    }));
+    drop(Arc::try_unwrap(ctx).ok().expect("sole owner"));
+    assert_eq!(dropped.load(SeqCst), 4);
+    assert_eq!(ran.load(SeqCst), 0);
+}

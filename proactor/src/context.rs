@@ -266,6 +266,7 @@ impl IoContext {
 }
 
 #[cfg(test)]
+#[allow(dead_code)]
 impl IoContext {
     pub(crate) fn scheduler(&self) -> &Arc<Scheduler> {
         &self.sched

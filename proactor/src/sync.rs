@@ -1,8 +1,8 @@
 //! The one door through which the runtime reaches its synchronisation
 //! primitives.
 //!
-//! Every atomic, lock, condition variable, shared pointer, interior-mutable
-//! cell and thread-local of the scheduler, the operation queues and the
+//! Every atomic, lock, condition variable, shared pointer and thread-local
+//! of the scheduler, the operation queues and the
 //! strands comes from here, so that building with `RUSTFLAGS="--cfg loom"`
 //! swaps in [loom](https://docs.rs/loom)'s models and the loom tests in
 //! `tests/loom_*.rs` explore every interleaving of the real code.
@@ -13,7 +13,6 @@
 
 #[cfg(loom)]
 mod imp {
-    pub(crate) use loom::cell::UnsafeCell;
     pub(crate) use loom::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, AtomicUsize};
     pub(crate) use loom::sync::{Arc, Condvar, Mutex, MutexGuard};
 
@@ -27,22 +26,6 @@ mod imp {
 mod imp {
     pub(crate) use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, AtomicUsize};
     pub(crate) use std::sync::{Arc, Condvar, Mutex, MutexGuard};
-
-    /// `std::cell::UnsafeCell` with loom's closure-based accessor, so that
-    /// the same code compiles against both.
-    #[derive(Debug, Default)]
-    pub(crate) struct UnsafeCell<T>(std::cell::UnsafeCell<T>);
-
-    impl<T> UnsafeCell<T> {
-        pub(crate) const fn new(value: T) -> Self {
-            Self(std::cell::UnsafeCell::new(value))
-        }
-
-        #[inline(always)]
-        pub(crate) fn with_mut<R>(&self, f: impl FnOnce(*mut T) -> R) -> R {
-            f(self.0.get())
-        }
-    }
 
     /// Back-off inside a lock-free retry loop: spin briefly, then give the
     /// core away (the thread we wait for may have been preempted).

@@ -111,6 +111,9 @@ fn chain_allocations<E: Executor>(ctx: &IoContext, ex: E, how: fn(&E, Link<E>)) 
     chain.window.per_handler()
 }
 
+/// How a chain queues its next link.
+type Step<E> = fn(&E, Link<E>);
+
 fn post<E: Executor>(ex: &E, l: Link<E>) {
     ex.post(move || l.call());
 }
@@ -136,7 +139,7 @@ fn steady_handler_chains_allocate_nothing() {
             Some(h) => IoContext::with_concurrency_hint(h).unwrap(),
         };
         let ex = ctx.executor();
-        let cases: [(&str, fn(&_, Link<_>)); 3] = [
+        let cases: [(&str, Step<_>); 3] = [
             ("post", post),
             ("defer", defer),
             ("dispatch", dispatch_then_post),
@@ -149,7 +152,7 @@ fn steady_handler_chains_allocate_nothing() {
             );
         }
         let strand = Strand::new(ctx.executor());
-        let cases: [(&str, fn(&_, Link<_>)); 3] = [
+        let cases: [(&str, Step<_>); 3] = [
             ("strand post", post),
             ("strand defer", defer),
             ("strand dispatch", dispatch_then_post),

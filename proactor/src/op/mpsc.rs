@@ -15,7 +15,7 @@
 
 use super::queue::Chain;
 use super::{OpFn, OpHeader, OpPtr};
-use crate::sync::{spin_wait, AtomicPtr, Ordering, UnsafeCell};
+use crate::sync::{spin_wait, AtomicPtr, Ordering};
 use std::ptr::{self, NonNull};
 
 /// What [`Mpsc::pop`] found.
@@ -29,8 +29,9 @@ pub(crate) enum Pop {
 pub(crate) struct Mpsc {
     /// Last node pushed (or the stub). Producers swap it.
     tail: AtomicPtr<OpHeader>,
-    /// Next node to pop (or the stub). Consumer only.
-    head: UnsafeCell<*mut OpHeader>,
+    /// Next node to pop (or the stub). Written by the consumer only; read by
+    /// others for [`Mpsc::is_empty`].
+    head: AtomicPtr<OpHeader>,
     /// The stub node that keeps the list non-empty; boxed so that its
     /// address survives moves of the queue.
     stub: NonNull<OpHeader>,
@@ -51,7 +52,7 @@ impl Mpsc {
         let stub = NonNull::from(Box::leak(Box::new(OpHeader::new(STUB_FUNC))));
         Mpsc {
             tail: AtomicPtr::new(stub.as_ptr()),
-            head: UnsafeCell::new(stub.as_ptr()),
+            head: AtomicPtr::new(stub.as_ptr()),
             stub,
         }
     }
@@ -82,11 +83,18 @@ impl Mpsc {
         unsafe { (*prev).next.store(first.as_ptr(), Ordering::Release) };
     }
 
-    /// True when no push has started since the queue was last drained.
-    /// Any thread; exact only in the absence of concurrent pushes.
+    /// True when the queue holds nothing and no push has started. Any
+    /// thread; exact in the absence of concurrent pushes and pops.
+    ///
+    /// The stub at the tail alone does not prove emptiness: when the
+    /// consumer re-inserts the stub just after a producer's push, the list is
+    /// `node -> stub`. The head tells those apart, and a reader that sees the
+    /// consumer's re-insertion (release/acquire on `tail`) also sees the head
+    /// the consumer had moved past the stub before it.
     #[inline]
     pub(crate) fn is_empty(&self) -> bool {
-        self.tail.load(Ordering::SeqCst) == self.stub.as_ptr()
+        let stub = self.stub.as_ptr();
+        self.tail.load(Ordering::SeqCst) == stub && self.head.load(Ordering::Acquire) == stub
     }
 
     /// Pops the oldest operation.
@@ -95,42 +103,40 @@ impl Mpsc {
     /// Only one thread at a time may be inside `pop`/`pop_wait` on a queue.
     pub(crate) unsafe fn pop(&self) -> Pop {
         let stub = self.stub.as_ptr();
-        // SAFETY: the consumer side is exclusive (caller contract); every
-        // node reachable from `head` is alive and owned by the queue.
+        // SAFETY: the consumer side is exclusive (caller contract), so only
+        // we write `head`; every node reachable from it is alive and owned
+        // by the queue.
         unsafe {
-            self.head.with_mut(|head_slot| {
-                let mut head = *head_slot;
-                let mut next = (*head).next.load(Ordering::Acquire);
-                if head == stub {
-                    if next.is_null() {
-                        return if self.tail.load(Ordering::Acquire) == stub {
-                            Pop::Empty
-                        } else {
-                            Pop::Busy
-                        };
-                    }
-                    *head_slot = next;
-                    head = next;
-                    next = (*head).next.load(Ordering::Acquire);
+            let mut head = self.head.load(Ordering::Relaxed);
+            let mut next = (*head).next.load(Ordering::Acquire);
+            if head == stub {
+                if next.is_null() {
+                    return if self.tail.load(Ordering::Acquire) == stub {
+                        Pop::Empty
+                    } else {
+                        Pop::Busy
+                    };
                 }
-                if !next.is_null() {
-                    *head_slot = next;
-                    return Pop::Item(OpPtr::from_raw(NonNull::new_unchecked(head)));
-                }
-                if self.tail.load(Ordering::Acquire) != head {
-                    return Pop::Busy;
-                }
-                // `head` is the last node: put the stub behind it so that
-                // `head` can be handed out without emptying the list.
-                let stub_nn = self.stub;
-                self.push_raw(stub_nn, stub_nn);
+                self.head.store(next, Ordering::Release);
+                head = next;
                 next = (*head).next.load(Ordering::Acquire);
-                if !next.is_null() {
-                    *head_slot = next;
-                    return Pop::Item(OpPtr::from_raw(NonNull::new_unchecked(head)));
-                }
-                Pop::Busy
-            })
+            }
+            if !next.is_null() {
+                self.head.store(next, Ordering::Release);
+                return Pop::Item(OpPtr::from_raw(NonNull::new_unchecked(head)));
+            }
+            if self.tail.load(Ordering::Acquire) != head {
+                return Pop::Busy;
+            }
+            // `head` is the last node: put the stub behind it so that
+            // `head` can be handed out without emptying the list.
+            self.push_raw(self.stub, self.stub);
+            next = (*head).next.load(Ordering::Acquire);
+            if !next.is_null() {
+                self.head.store(next, Ordering::Release);
+                return Pop::Item(OpPtr::from_raw(NonNull::new_unchecked(head)));
+            }
+            Pop::Busy
         }
     }
 
@@ -164,5 +170,93 @@ impl Drop for Mpsc {
         }
         // SAFETY: the stub was leaked from a box in `new` and is unlinked.
         drop(unsafe { Box::from_raw(self.stub.as_ptr()) });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::op::handler_op;
+    #[cfg(loom)]
+    use crate::sync::Arc;
+    #[cfg(not(loom))]
+    use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+
+    fn counting_op(log: &std::sync::Arc<std::sync::Mutex<Vec<usize>>>, k: usize) -> OpPtr {
+        let log = log.clone();
+        handler_op(move || log.lock().unwrap().push(k))
+    }
+
+    #[cfg(not(loom))]
+    #[test]
+    fn fifo_and_empty() {
+        let q = Mpsc::new();
+        let log = Default::default();
+        assert!(q.is_empty());
+        for k in 0..5 {
+            q.push(counting_op(&log, k));
+            assert!(!q.is_empty());
+        }
+        // SAFETY: single-threaded test: the only consumer.
+        while let Some(op) = unsafe { q.pop_wait() } {
+            op.complete();
+        }
+        assert!(q.is_empty());
+        assert_eq!(*log.lock().unwrap(), [0, 1, 2, 3, 4]);
+        // Refill after draining through the stub.
+        q.push(counting_op(&log, 5));
+        assert!(!q.is_empty());
+        // SAFETY: as above.
+        unsafe { q.pop_wait() }.unwrap().complete();
+        assert!(q.is_empty());
+    }
+
+    #[cfg(not(loom))]
+    #[test]
+    fn dropping_the_queue_destroys_its_operations_unrun() {
+        let dropped = std::sync::Arc::new(AtomicUsize::new(0));
+        struct Probe(std::sync::Arc<AtomicUsize>);
+        impl Drop for Probe {
+            fn drop(&mut self) {
+                self.0.fetch_add(1, SeqCst);
+            }
+        }
+        let q = Mpsc::new();
+        for _ in 0..3 {
+            let p = Probe(dropped.clone());
+            q.push(handler_op(move || {
+                let _ = &p;
+                panic!("must not run");
+            }));
+        }
+        drop(q);
+        assert_eq!(dropped.load(SeqCst), 3);
+    }
+
+    /// The consumer pops the last node while a producer pushes: whatever
+    /// the interleaving, once both are done the queue holds the new node
+    /// and says so. (An emptiness test on the tail alone fails here: the
+    /// consumer's stub can land behind the producer's node.)
+    #[cfg(loom)]
+    #[test]
+    fn is_empty_survives_a_push_racing_the_last_pop() {
+        loom::model(|| {
+            let q = Arc::new(Mpsc::new());
+            let log = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+            q.push(counting_op(&log, 0));
+            let producer = {
+                let (q, log) = (q.clone(), log.clone());
+                loom::thread::spawn(move || q.push(counting_op(&log, 1)))
+            };
+            // SAFETY: this thread is the only consumer.
+            let first = unsafe { q.pop_wait() }.expect("node 0 was queued");
+            producer.join().unwrap();
+            assert!(!q.is_empty(), "node 1 is queued");
+            first.complete();
+            // SAFETY: as above.
+            unsafe { q.pop_wait() }.expect("node 1").complete();
+            assert!(q.is_empty());
+            assert_eq!(*log.lock().unwrap(), [0, 1]);
+        });
     }
 }

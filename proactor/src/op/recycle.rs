@@ -25,8 +25,6 @@ const CLASSES: usize = 16;
 pub(crate) const MAX_SIZE: usize = GRANULE * CLASSES;
 /// Alignment of every cached block.
 const ALIGN: usize = 16;
-/// Blocks kept per class and thread.
-const PER_CLASS: u32 = 32;
 
 /// The size class serving `layout`, if any.
 #[inline(always)]
@@ -82,9 +80,12 @@ pub(crate) unsafe fn dealloc(p: NonNull<u8>, layout: Layout) {
 
 #[cfg(not(loom))]
 mod cache {
-    use super::{class_layout, CLASSES, PER_CLASS};
+    use super::{class_layout, CLASSES};
     use std::cell::UnsafeCell;
     use std::ptr::{self, NonNull};
+
+    /// Blocks kept per class and thread.
+    const PER_CLASS: u32 = 32;
 
     /// A free block's first word links it to the next free block.
     struct FreeBlock {

@@ -27,7 +27,11 @@
 //!   lock does not poison). The context is not stopped by a panic.
 
 mod busy;
+#[cfg(test)]
+mod fake_task;
 mod idle;
+#[cfg(all(test, loom))]
+mod loom_tests;
 pub(crate) mod task;
 #[cfg(all(test, not(loom)))]
 mod tests;
@@ -221,11 +225,13 @@ impl Scheduler {
 
     /// Wakes every idle thread so that they re-check their condition (used
     /// by `block_on`'s waker).
+    #[cfg(not(loom))]
     pub(crate) fn wake_all(&self) {
         self.idle.wake_all(self.task());
     }
 
     /// True if no thread can be waiting for this wake-up.
+    #[cfg(not(loom))]
     pub(crate) fn nobody_idle(&self) -> bool {
         self.idle.state() & !SHUTDOWN == 0
     }

@@ -38,6 +38,7 @@ mod op;
 mod scheduler;
 mod strand;
 mod sync;
+mod sys;
 mod thread_pool;
 mod work_guard;
 

@@ -15,7 +15,7 @@
 
 use super::queue::Chain;
 use super::{OpFn, OpHeader, OpPtr};
-use crate::sync::{spin_wait, AtomicPtr, Ordering};
+use crate::sync::{spin_wait, AtomicPtr, CachePadded, Ordering};
 use std::ptr::{self, NonNull};
 
 /// What [`Mpsc::pop`] found.
@@ -28,10 +28,10 @@ pub(crate) enum Pop {
 
 pub(crate) struct Mpsc {
     /// Last node pushed (or the stub). Producers swap it.
-    tail: AtomicPtr<OpHeader>,
+    tail: CachePadded<AtomicPtr<OpHeader>>,
     /// Next node to pop (or the stub). Written by the consumer only; read by
     /// others for [`Mpsc::is_empty`].
-    head: AtomicPtr<OpHeader>,
+    head: CachePadded<AtomicPtr<OpHeader>>,
     /// The stub node that keeps the list non-empty; boxed so that its
     /// address survives moves of the queue.
     stub: NonNull<OpHeader>,
@@ -51,8 +51,8 @@ impl Mpsc {
     pub(crate) fn new() -> Self {
         let stub = NonNull::from(Box::leak(Box::new(OpHeader::new(STUB_FUNC))));
         Mpsc {
-            tail: AtomicPtr::new(stub.as_ptr()),
-            head: AtomicPtr::new(stub.as_ptr()),
+            tail: CachePadded(AtomicPtr::new(stub.as_ptr())),
+            head: CachePadded(AtomicPtr::new(stub.as_ptr())),
             stub,
         }
     }

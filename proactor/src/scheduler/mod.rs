@@ -40,7 +40,7 @@ use crate::call_stack::{self, Frame};
 use crate::op::mpsc::Mpsc;
 use crate::op::queue::OpQueue;
 use crate::op::{OpHeader, OpPtr};
-use crate::sync::{self, AtomicBool, Instant, Mutex, MutexGuard, Ordering::*};
+use crate::sync::{self, AtomicBool, CachePadded, Instant, Ordering::*, ParkingGuard, ParkingLock};
 use busy::Busy;
 use idle::{Idle, SHUTDOWN};
 use std::ptr::NonNull;
@@ -62,11 +62,11 @@ pub(crate) enum Wait {
 pub(crate) struct Scheduler {
     queue: Mpsc,
     /// Serialises consumers of `queue`.
-    consumer: Mutex<()>,
-    idle: Idle,
+    consumer: CachePadded<ParkingLock>,
+    idle: CachePadded<Idle>,
     /// Work guards, pending I/O, and threads busy in a run-family call.
-    busy: Busy,
-    stopped: AtomicBool,
+    busy: CachePadded<Busy>,
+    stopped: CachePadded<AtomicBool>,
     one_thread: bool,
     task: OnceLock<Box<dyn Task>>,
     /// Sentinel standing for the task in the queue.
@@ -88,7 +88,7 @@ unsafe fn sentinel_func(_: NonNull<OpHeader>, _: crate::op::Action) {}
 pub(crate) struct RunCtx<'s, 'f> {
     frame: &'f Frame,
     /// One-thread mode: the consumer lock this call holds while running.
-    consumer: Option<MutexGuard<'s, ()>>,
+    consumer: Option<ParkingGuard<'s>>,
     /// One-thread mode, outermost call: this call re-takes the lock after
     /// sleeping. Nested calls run under their ancestor's lock.
     owns_consumer: bool,
@@ -105,10 +105,10 @@ impl Scheduler {
         let task_op = Box::new(OpHeader::new(sentinel_func));
         Scheduler {
             queue: Mpsc::new(),
-            consumer: Mutex::new(()),
-            idle: Idle::new(),
-            busy: Busy::new(),
-            stopped: AtomicBool::new(false),
+            consumer: CachePadded(ParkingLock::new()),
+            idle: CachePadded(Idle::new()),
+            busy: CachePadded(Busy::new()),
+            stopped: CachePadded(AtomicBool::new(false)),
             one_thread: concurrency_hint == 1,
             task: OnceLock::new(),
             task_op: NonNull::from(Box::leak(task_op)),
@@ -333,7 +333,7 @@ impl Scheduler {
             let owns = self.one_thread && !nested;
             let mut cx = RunCtx {
                 frame,
-                consumer: owns.then(|| sync::lock(&self.consumer)),
+                consumer: owns.then(|| self.consumer.lock()),
                 owns_consumer: owns,
                 holds_consumer: self.one_thread,
                 keep_alive,
@@ -396,7 +396,7 @@ impl Scheduler {
             // thread holds the consumer lock.
             unsafe { self.queue.pop_wait() }
         } else {
-            let _consumer = sync::lock(&self.consumer);
+            let _consumer = self.consumer.lock();
             // SAFETY: we hold the consumer lock.
             unsafe { self.queue.pop_wait() }
         };
@@ -424,7 +424,7 @@ impl Scheduler {
         );
         self.enter_active();
         if cx.owns_consumer {
-            cx.consumer = Some(sync::lock(&self.consumer));
+            cx.consumer = Some(self.consumer.lock());
         }
     }
 
@@ -452,7 +452,7 @@ impl Scheduler {
             self.idle.unblock_task();
             self.enter_active();
             if cx.owns_consumer {
-                cx.consumer = Some(sync::lock(&self.consumer));
+                cx.consumer = Some(self.consumer.lock());
             }
             released
         };
@@ -490,7 +490,7 @@ impl Scheduler {
         loop {
             let doomed = OpQueue::new();
             {
-                let _consumer = sync::lock(&self.consumer);
+                let _consumer = self.consumer.lock();
                 // SAFETY: we hold the consumer lock.
                 while let Some(op) = unsafe { self.queue.pop_wait() } {
                     if op.as_ptr() == self.task_op.as_ptr() {

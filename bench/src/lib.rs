@@ -1,0 +1,106 @@
+//! The measuring harness shared by proactor's benchmark programs.
+//!
+//! Same method and output line as the Boost.Asio anchors
+//! (`shared/anchors/asio-cpp/common.hpp`), so that results can be compared
+//! line for line: one untimed warm-up run, then REPS runs, and one line for
+//! the run with the median primary metric:
+//! `<variant> <key>=<median> min=.. max=.. reps=.. <details of that run>`.
+
+use std::io::Write;
+use std::time::Instant;
+
+/// Nanoseconds from `a` to `b`.
+#[inline]
+pub fn elapsed_ns(a: Instant, b: Instant) -> f64 {
+    b.saturating_duration_since(a).as_nanos() as f64
+}
+
+/// Parses a non-negative integer argument, or exits with status 64.
+pub fn parse_uint(text: &str, what: &str) -> u64 {
+    text.parse().unwrap_or_else(|_| {
+        eprintln!("invalid {what}: '{text}'");
+        std::process::exit(64)
+    })
+}
+
+/// `[N] [REPS]` from the command line, with defaults and a lower bound on N.
+pub fn args(default_n: u64, default_reps: u64, min_n: u64, usage: &str) -> (u64, usize) {
+    let a: Vec<String> = std::env::args().collect();
+    let n = a.get(1).map_or(default_n, |s| parse_uint(s, "N"));
+    let reps = a.get(2).map_or(default_reps, |s| parse_uint(s, "REPS"));
+    if n < min_n || reps < 1 {
+        eprintln!("Usage: {usage}");
+        std::process::exit(64);
+    }
+    (n, reps as usize)
+}
+
+/// One measured run: the primary metric and its `key=value` details.
+pub struct Sample {
+    pub primary: f64,
+    pub details: String,
+}
+
+impl Sample {
+    pub fn new(primary: f64, details: String) -> Self {
+        Sample { primary, details }
+    }
+}
+
+/// Runs `f` once untimed, then `reps` times; prints the median run's line.
+/// `BENCH_ONLY=a,b` limits the variants run (for profiling).
+pub fn run_reps(name: &str, key: &str, reps: usize, mut f: impl FnMut() -> Sample) {
+    if let Ok(only) = std::env::var("BENCH_ONLY") {
+        if !only.split(',').any(|v| v.trim() == name) {
+            return;
+        }
+    }
+    drop(f());
+    let mut runs: Vec<Sample> = (0..reps).map(|_| f()).collect();
+    runs.sort_by(|a, b| a.primary.total_cmp(&b.primary));
+    let med = &runs[runs.len() / 2];
+    println!(
+        "{name:<24} {key}={:.2} min={:.2} max={:.2} reps={reps} {}",
+        med.primary,
+        runs[0].primary,
+        runs[runs.len() - 1].primary,
+        med.details
+    );
+    std::io::stdout().flush().ok();
+}
+
+/// Makes the process multi-threaded before measuring, as the anchors do:
+/// glibc malloc takes faster single-threaded paths until the first thread
+/// exists, which would favour whichever variant runs first.
+pub fn force_multithreaded_process() {
+    std::thread::spawn(|| {}).join().unwrap();
+}
+
+/// A pointer to benchmark state that lives on the measuring thread's stack
+/// for the whole run; handlers reach it without reference counting, as the
+/// C++ programs do with plain pointers.
+pub struct Shared<T>(*const T);
+
+impl<T> Clone for Shared<T> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+impl<T> Copy for Shared<T> {}
+
+// SAFETY: benchmarks only share `Sync` state through it, and the state
+// outlives every handler (each run joins its threads before returning).
+unsafe impl<T: Sync> Send for Shared<T> {}
+
+impl<T> Shared<T> {
+    pub fn new(t: &T) -> Self {
+        Shared(t)
+    }
+
+    /// # Safety
+    /// The state must still be alive.
+    pub unsafe fn get(&self) -> &T {
+        // SAFETY: forwarded to the caller.
+        unsafe { &*self.0 }
+    }
+}

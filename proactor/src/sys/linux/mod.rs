@@ -1,0 +1,3 @@
+//! Linux.
+
+pub(crate) mod futex;

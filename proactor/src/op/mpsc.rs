@@ -26,12 +26,18 @@ pub(crate) enum Pop {
     Busy,
 }
 
+/// The queue sits on two cache lines: one that producers write, one that
+/// the consumer writes.
 pub(crate) struct Mpsc {
     /// Last node pushed (or the stub). Producers swap it.
     tail: CachePadded<AtomicPtr<OpHeader>>,
+    consumer: CachePadded<ConsumerSide>,
+}
+
+struct ConsumerSide {
     /// Next node to pop (or the stub). Written by the consumer only; read by
     /// others for [`Mpsc::is_empty`].
-    head: CachePadded<AtomicPtr<OpHeader>>,
+    head: AtomicPtr<OpHeader>,
     /// The stub node that keeps the list non-empty; boxed so that its
     /// address survives moves of the queue.
     stub: NonNull<OpHeader>,
@@ -52,8 +58,10 @@ impl Mpsc {
         let stub = NonNull::from(Box::leak(Box::new(OpHeader::new(STUB_FUNC))));
         Mpsc {
             tail: CachePadded(AtomicPtr::new(stub.as_ptr())),
-            head: CachePadded(AtomicPtr::new(stub.as_ptr())),
-            stub,
+            consumer: CachePadded(ConsumerSide {
+                head: AtomicPtr::new(stub.as_ptr()),
+                stub,
+            }),
         }
     }
 
@@ -93,8 +101,9 @@ impl Mpsc {
     /// the consumer had moved past the stub before it.
     #[inline]
     pub(crate) fn is_empty(&self) -> bool {
-        let stub = self.stub.as_ptr();
-        self.tail.load(Ordering::SeqCst) == stub && self.head.load(Ordering::Acquire) == stub
+        let stub = self.consumer.stub.as_ptr();
+        self.tail.load(Ordering::SeqCst) == stub
+            && self.consumer.head.load(Ordering::Acquire) == stub
     }
 
     /// Pops the oldest operation.
@@ -102,12 +111,13 @@ impl Mpsc {
     /// # Safety
     /// Only one thread at a time may be inside `pop`/`pop_wait` on a queue.
     pub(crate) unsafe fn pop(&self) -> Pop {
-        let stub = self.stub.as_ptr();
+        let side = &*self.consumer;
+        let stub = side.stub.as_ptr();
         // SAFETY: the consumer side is exclusive (caller contract), so only
         // we write `head`; every node reachable from it is alive and owned
         // by the queue.
         unsafe {
-            let mut head = self.head.load(Ordering::Relaxed);
+            let mut head = side.head.load(Ordering::Relaxed);
             let mut next = (*head).next.load(Ordering::Acquire);
             if head == stub {
                 if next.is_null() {
@@ -117,12 +127,12 @@ impl Mpsc {
                         Pop::Busy
                     };
                 }
-                self.head.store(next, Ordering::Release);
+                side.head.store(next, Ordering::Release);
                 head = next;
                 next = (*head).next.load(Ordering::Acquire);
             }
             if !next.is_null() {
-                self.head.store(next, Ordering::Release);
+                side.head.store(next, Ordering::Release);
                 return Pop::Item(OpPtr::from_raw(NonNull::new_unchecked(head)));
             }
             if self.tail.load(Ordering::Acquire) != head {
@@ -130,10 +140,10 @@ impl Mpsc {
             }
             // `head` is the last node: put the stub behind it so that
             // `head` can be handed out without emptying the list.
-            self.push_raw(self.stub, self.stub);
+            self.push_raw(side.stub, side.stub);
             next = (*head).next.load(Ordering::Acquire);
             if !next.is_null() {
-                self.head.store(next, Ordering::Release);
+                side.head.store(next, Ordering::Release);
                 return Pop::Item(OpPtr::from_raw(NonNull::new_unchecked(head)));
             }
             Pop::Busy
@@ -169,7 +179,7 @@ impl Drop for Mpsc {
             drop(op);
         }
         // SAFETY: the stub was leaked from a box in `new` and is unlinked.
-        drop(unsafe { Box::from_raw(self.stub.as_ptr()) });
+        drop(unsafe { Box::from_raw(self.consumer.stub.as_ptr()) });
     }
 }
 

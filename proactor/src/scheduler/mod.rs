@@ -59,18 +59,31 @@ pub(crate) enum Wait {
     Until(Instant),
 }
 
+/// Five cache lines: the queue's producer line (its tail) and consumer
+/// line (its head); the consumer lock (a waiter's write to it must not
+/// disturb the holder's pops); the flags every loop iteration reads and
+/// nothing writes in steady state; and the words that change when threads
+/// go idle or wake (which producers read on every post).
 pub(crate) struct Scheduler {
     queue: Mpsc,
     /// Serialises consumers of `queue`.
     consumer: CachePadded<ParkingLock>,
-    idle: CachePadded<Idle>,
-    /// Work guards, pending I/O, and threads busy in a run-family call.
-    busy: CachePadded<Busy>,
-    stopped: CachePadded<AtomicBool>,
+    flags: CachePadded<Flags>,
+    idle: CachePadded<IdleState>,
+}
+
+struct Flags {
+    stopped: AtomicBool,
     one_thread: bool,
     task: OnceLock<Box<dyn Task>>,
     /// Sentinel standing for the task in the queue.
     task_op: NonNull<OpHeader>,
+}
+
+struct IdleState {
+    idle: Idle,
+    /// Work guards, pending I/O, and threads busy in a run-family call.
+    busy: Busy,
 }
 
 // SAFETY: `task_op` is a private heap sentinel whose function does nothing;
@@ -106,12 +119,16 @@ impl Scheduler {
         Scheduler {
             queue: Mpsc::new(),
             consumer: CachePadded(ParkingLock::new()),
-            idle: CachePadded(Idle::new()),
-            busy: CachePadded(Busy::new()),
-            stopped: CachePadded(AtomicBool::new(false)),
-            one_thread: concurrency_hint == 1,
-            task: OnceLock::new(),
-            task_op: NonNull::from(Box::leak(task_op)),
+            flags: CachePadded(Flags {
+                stopped: AtomicBool::new(false),
+                one_thread: concurrency_hint == 1,
+                task: OnceLock::new(),
+                task_op: NonNull::from(Box::leak(task_op)),
+            }),
+            idle: CachePadded(IdleState {
+                idle: Idle::new(),
+                busy: Busy::new(),
+            }),
         }
     }
 
@@ -120,7 +137,7 @@ impl Scheduler {
     /// Queues `op`: never runs it inline.
     #[inline]
     pub(crate) fn post(&self, op: OpPtr) {
-        if self.one_thread {
+        if self.flags.one_thread {
             self.defer(op)
         } else {
             self.post_shared(op)
@@ -154,7 +171,7 @@ impl Scheduler {
     #[inline]
     fn after_push(&self) {
         sync::handshake_fence();
-        let s = self.idle.state();
+        let s = self.idle.idle.state();
         if s != 0 {
             self.after_push_slow(s);
         }
@@ -166,18 +183,18 @@ impl Scheduler {
             // The context is gone: whatever was just queued is dropped.
             self.drain();
         } else {
-            self.idle.wake_one(self.task());
+            self.idle.idle.wake_one(self.task());
         }
     }
 
     // ----- work, stop ------------------------------------------------------
 
     pub(crate) fn work_started(&self) {
-        self.busy.inc();
+        self.idle.busy.inc();
     }
 
     pub(crate) fn work_finished(&self, n: usize) {
-        if n != 0 && self.busy.release(n as u64) {
+        if n != 0 && self.idle.busy.release(n as u64) {
             self.stop_if_out_of_work();
         }
     }
@@ -185,9 +202,9 @@ impl Scheduler {
     /// Stops the context if nothing is left: busy count zero, queue empty,
     /// and nothing moved between the two readings (see [`busy`]).
     fn stop_if_out_of_work(&self) {
-        if let Some(zero) = self.busy.zero() {
+        if let Some(zero) = self.idle.busy.zero() {
             sync::model_yield();
-            if self.queue.is_empty() && self.busy.unchanged_since(zero) {
+            if self.queue.is_empty() && self.idle.busy.unchanged_since(zero) {
                 self.stop();
             }
         }
@@ -196,61 +213,61 @@ impl Scheduler {
     /// This thread starts being busy (enters a run call, wakes up).
     #[inline]
     fn enter_active(&self) {
-        self.busy.inc();
+        self.idle.busy.inc();
     }
 
     /// This thread stops being busy. If the count drops to zero it checks
     /// for the end of work (unless it is unwinding or keeping the context
     /// alive).
     fn leave_active(&self, check: bool) {
-        if self.busy.release(1) && check && !std::thread::panicking() {
+        if self.idle.busy.release(1) && check && !std::thread::panicking() {
             self.stop_if_out_of_work();
         }
     }
 
     pub(crate) fn stop(&self) {
-        if !self.stopped.swap(true, SeqCst) {
-            self.idle.wake_all(self.task());
+        if !self.flags.stopped.swap(true, SeqCst) {
+            self.idle.idle.wake_all(self.task());
         }
     }
 
     #[inline]
     pub(crate) fn stopped(&self) -> bool {
-        self.stopped.load(SeqCst)
+        self.flags.stopped.load(SeqCst)
     }
 
     pub(crate) fn restart(&self) {
-        self.stopped.store(false, SeqCst);
+        self.flags.stopped.store(false, SeqCst);
     }
 
     /// Wakes every idle thread so that they re-check their condition (used
     /// by `block_on`'s waker).
     #[cfg(not(loom))]
     pub(crate) fn wake_all(&self) {
-        self.idle.wake_all(self.task());
+        self.idle.idle.wake_all(self.task());
     }
 
     /// True if no thread can be waiting for this wake-up.
     #[cfg(not(loom))]
     pub(crate) fn nobody_idle(&self) -> bool {
-        self.idle.state() & !SHUTDOWN == 0
+        self.idle.idle.state() & !SHUTDOWN == 0
     }
 
     // ----- the task seat ---------------------------------------------------
 
     #[inline]
     fn task(&self) -> Option<&dyn Task> {
-        self.task.get().map(|t| &**t)
+        self.flags.task.get().map(|t| &**t)
     }
 
     /// Installs the backend. The first call wins; later calls return false.
     #[allow(dead_code)] // taken by the backends of the I/O issues
     pub(crate) fn init_task(&self, task: Box<dyn Task>) -> bool {
-        if self.task.set(task).is_err() {
+        if self.flags.task.set(task).is_err() {
             return false;
         }
         // SAFETY: the sentinel is ours and not in the queue yet.
-        self.post_shared(unsafe { OpPtr::from_raw(self.task_op) });
+        self.post_shared(unsafe { OpPtr::from_raw(self.flags.task_op) });
         true
     }
 
@@ -330,12 +347,12 @@ impl Scheduler {
                 frame,
                 keep_alive,
             };
-            let owns = self.one_thread && !nested;
+            let owns = self.flags.one_thread && !nested;
             let mut cx = RunCtx {
                 frame,
                 consumer: owns.then(|| self.consumer.lock()),
                 owns_consumer: owns,
-                holds_consumer: self.one_thread,
+                holds_consumer: self.flags.one_thread,
                 keep_alive,
                 interrupt,
             };
@@ -348,7 +365,7 @@ impl Scheduler {
     pub(crate) fn do_run_one<'s>(&'s self, cx: &mut RunCtx<'s, '_>, wait: Wait) -> usize {
         let mut task_ran = false;
         loop {
-            if self.stopped.load(Relaxed) || cx.interrupt.is_some_and(|i| i()) {
+            if self.flags.stopped.load(Relaxed) || cx.interrupt.is_some_and(|i| i()) {
                 return 0;
             }
             if let Wait::Until(t) = wait {
@@ -369,7 +386,7 @@ impl Scheduler {
                 }
             }
             match self.pop_shared(cx) {
-                Some(op) if op.as_ptr() == self.task_op.as_ptr() => {
+                Some(op) if op.as_ptr() == self.flags.task_op.as_ptr() => {
                     op.into_raw();
                     if task_ran && wait == Wait::Poll {
                         // The task has had its turn and nothing is ready.
@@ -400,10 +417,10 @@ impl Scheduler {
             // SAFETY: we hold the consumer lock.
             unsafe { self.queue.pop_wait() }
         };
-        if op.is_some() && !self.one_thread && !self.queue.is_empty() {
+        if op.is_some() && !self.flags.one_thread && !self.queue.is_empty() {
             // More work than this thread can take: share it (Asio's
             // `more_handlers` wake-up).
-            self.idle.wake_one(self.task());
+            self.idle.idle.wake_one(self.task());
         }
         op
     }
@@ -418,7 +435,7 @@ impl Scheduler {
         cx.consumer = None;
         self.leave_active(!cx.keep_alive);
         let interrupt = cx.interrupt;
-        self.idle.sleep(
+        self.idle.idle.sleep(
             &|| !self.queue.is_empty() || self.stopped() || interrupt.is_some_and(|i| i()),
             deadline,
         );
@@ -440,7 +457,7 @@ impl Scheduler {
             // being idle.
             cx.consumer = None;
             self.leave_active(!cx.keep_alive);
-            self.idle.block_task();
+            self.idle.idle.block_task();
             let busy =
                 !self.queue.is_empty() || self.stopped() || cx.interrupt.is_some_and(|i| i());
             let timeout = match wait {
@@ -449,7 +466,7 @@ impl Scheduler {
                 _ => None,
             };
             let released = task.run(timeout, &mut ops);
-            self.idle.unblock_task();
+            self.idle.idle.unblock_task();
             self.enter_active();
             if cx.owns_consumer {
                 cx.consumer = Some(self.consumer.lock());
@@ -463,7 +480,7 @@ impl Scheduler {
     /// Queues `ops` followed by the task's sentinel (which the caller holds).
     fn requeue_task(&self, ops: OpQueue) {
         // SAFETY: the caller popped the sentinel and hands it back here.
-        ops.push(unsafe { OpPtr::from_raw(self.task_op) });
+        ops.push(unsafe { OpPtr::from_raw(self.flags.task_op) });
         if let Some(chain) = ops.take() {
             self.queue.push_chain(chain);
         }
@@ -474,8 +491,8 @@ impl Scheduler {
     /// Drops every handler that never ran, without running it; from now on
     /// new work is dropped as it arrives.
     pub(crate) fn shutdown(&self) {
-        self.idle.set_shutdown();
-        self.stopped.store(true, SeqCst);
+        self.idle.idle.set_shutdown();
+        self.flags.stopped.store(true, SeqCst);
         if let Some(task) = self.task() {
             let mut abandoned = OpQueue::new();
             task.shutdown(&mut abandoned);
@@ -493,7 +510,7 @@ impl Scheduler {
                 let _consumer = self.consumer.lock();
                 // SAFETY: we hold the consumer lock.
                 while let Some(op) = unsafe { self.queue.pop_wait() } {
-                    if op.as_ptr() == self.task_op.as_ptr() {
+                    if op.as_ptr() == self.flags.task_op.as_ptr() {
                         op.into_raw();
                     } else {
                         doomed.push(op);
@@ -513,6 +530,6 @@ impl Drop for Scheduler {
         self.drain();
         // SAFETY: the sentinel was leaked from a box in `new`, and the queue
         // no longer links it.
-        drop(unsafe { Box::from_raw(self.task_op.as_ptr()) });
+        drop(unsafe { Box::from_raw(self.flags.task_op.as_ptr()) });
     }
 }

@@ -47,6 +47,12 @@ mod future;
 #[cfg(not(loom))]
 pub mod token;
 
+/// The README's examples, compiled and run as documentation tests so that
+/// they stay true.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+pub struct ReadmeDoctests;
+
 pub use context::IoContext;
 pub use executor::{Executor, IoExecutor};
 pub use strand::Strand;

@@ -168,8 +168,7 @@ fn block_on_runs_handlers_until_the_future_completes() {
     let ex = ctx.executor();
     let n = Counter::new();
     for _ in 0..3 {
-        let n = n.clone();
-        ex.post(move || n.inc());
+        ex.post(n.bump());
     }
     let fut = co_spawn(&ex, YieldN(10), UseFuture);
     ctx.block_on(fut).unwrap();

@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{contexts, Counter, DropProbe, HANG};
+use common::{contexts, run_on_threads, Counter, DropProbe, HANG};
 use proactor::{make_work_guard, Executor, IoContext, IoExecutor};
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::mpsc;
@@ -19,8 +19,7 @@ fn run_returns_the_number_of_handlers_run() {
         let ex = ctx.executor();
         let n = Counter::new();
         for _ in 0..5 {
-            let n = n.clone();
-            ex.post(move || n.inc());
+            ex.post(n.bump());
         }
         assert_eq!(n.get(), 0, "{mode}: nothing runs before run()");
         assert_eq!(ctx.run(), 5, "{mode}");
@@ -52,8 +51,7 @@ fn run_one_poll_and_poll_one_count() {
         let n = Counter::new();
         let post = |k: usize| {
             for _ in 0..k {
-                let n = n.clone();
-                ex.post(move || n.inc());
+                ex.post(n.bump());
             }
         };
         post(3);
@@ -83,8 +81,7 @@ fn stopped_after_running_out_of_work() {
         assert!(ctx.stopped(), "{mode}: out of work stops the context");
         // Every run and poll call returns 0 at once until restart().
         let n = Counter::new();
-        let n2 = n.clone();
-        ctx.executor().post(move || n2.inc());
+        ctx.executor().post(n.bump());
         assert_eq!(ctx.run(), 0, "{mode}");
         assert_eq!(ctx.run_one(), 0, "{mode}");
         assert_eq!(ctx.poll(), 0, "{mode}");
@@ -110,8 +107,7 @@ fn restart_lets_queued_handlers_run() {
     for (mode, ctx) in contexts() {
         ctx.run();
         let n = Counter::new();
-        let n2 = n.clone();
-        ctx.executor().post(move || n2.inc());
+        ctx.executor().post(n.bump());
         assert_eq!(ctx.run(), 0);
         ctx.restart();
         assert!(!ctx.stopped(), "{mode}");
@@ -134,8 +130,7 @@ fn work_guard_with_a_posted_stop() {
         assert_eq!(n.get(), 0);
 
         ctx.restart();
-        let n2 = n.clone();
-        ctx.executor().post(move || n2.inc());
+        ctx.executor().post(n.bump());
         guard.reset();
         assert!(!ctx.stopped(), "{mode}: the queued handler is still work");
         assert_eq!(ctx.run(), 1, "{mode}");
@@ -227,8 +222,7 @@ fn dispatch_runs_inline_inside_run() {
 fn dispatch_queues_outside_run() {
     for (mode, ctx) in contexts() {
         let n = Counter::new();
-        let n2 = n.clone();
-        ctx.executor().dispatch(move || n2.inc());
+        ctx.executor().dispatch(n.bump());
         assert_eq!(n.get(), 0, "{mode}: dispatch outside run() must queue");
         assert_eq!(ctx.run(), 1);
         assert_eq!(n.get(), 1);
@@ -359,13 +353,7 @@ fn two_threads_with_blocking_handlers_both_make_progress() {
         b_tx.send(()).unwrap();
         a_rx.recv_timeout(HANG).expect("handler a never ran");
     });
-    let runners: Vec<_> = (0..2)
-        .map(|_| {
-            let c = ctx.clone();
-            thread::spawn(move || c.run())
-        })
-        .collect();
-    let total: usize = runners.into_iter().map(|r| r.join().unwrap()).sum();
+    let total = run_on_threads(&ctx, 2);
     assert_eq!(total, 2);
 }
 
@@ -380,13 +368,7 @@ fn a_blocking_handler_can_wait_for_work_it_posted() {
         ex2.post(move || tx.send(()).unwrap());
         rx.recv_timeout(HANG).expect("the posted handler never ran");
     });
-    let runners: Vec<_> = (0..2)
-        .map(|_| {
-            let c = ctx.clone();
-            thread::spawn(move || c.run())
-        })
-        .collect();
-    let total: usize = runners.into_iter().map(|r| r.join().unwrap()).sum();
+    let total = run_on_threads(&ctx, 2);
     assert_eq!(total, 2);
 }
 
@@ -400,13 +382,7 @@ fn many_threads_run_every_handler_exactly_once() {
         let hits = hits.clone();
         ex.post(move || hits[i].inc());
     }
-    let runners: Vec<_> = (0..4)
-        .map(|_| {
-            let c = ctx.clone();
-            thread::spawn(move || c.run())
-        })
-        .collect();
-    let total: usize = runners.into_iter().map(|r| r.join().unwrap()).sum();
+    let total = run_on_threads(&ctx, 4);
     assert_eq!(total, N);
     assert!(hits.iter().all(|h| h.get() == 1));
 }
@@ -414,15 +390,11 @@ fn many_threads_run_every_handler_exactly_once() {
 fn panicking_handlers_propagate(ctx: &IoContext, mode: &str) {
     let ex = ctx.executor();
     let n = Counter::new();
-    let inc = |n: &Counter| {
-        let n = n.clone();
-        move || n.inc()
-    };
     ex.post(|| panic!("handler panic 1"));
-    ex.post(inc(&n));
-    ex.post(inc(&n));
+    ex.post(n.bump());
+    ex.post(n.bump());
     ex.post(|| panic!("handler panic 2"));
-    ex.post(inc(&n));
+    ex.post(n.bump());
     let mut panics = 0;
     loop {
         match panic::catch_unwind(AssertUnwindSafe(|| ctx.run())) {
@@ -639,13 +611,7 @@ fn one_thread_context_serialises_a_second_runner() {
             busy.store(false, std::sync::atomic::Ordering::SeqCst);
         });
     }
-    let runners: Vec<_> = (0..2)
-        .map(|_| {
-            let c = ctx.clone();
-            thread::spawn(move || c.run())
-        })
-        .collect();
-    let total: usize = runners.into_iter().map(|r| r.join().unwrap()).sum();
+    let total = run_on_threads(&ctx, 2);
     assert_eq!(total, 2000);
     assert_eq!(n.get(), 2000);
 }

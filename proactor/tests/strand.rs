@@ -101,8 +101,7 @@ fn dispatch_queues_when_the_strand_is_busy_or_outside_run() {
         let s = Strand::new(ctx.executor());
         // Outside run(): queued.
         let n = Counter::new();
-        let n2 = n.clone();
-        s.dispatch(move || n2.inc());
+        s.dispatch(n.bump());
         assert_eq!(n.get(), 0, "{mode}");
         ctx.run();
         assert_eq!(n.get(), 1, "{mode}");
@@ -239,15 +238,11 @@ fn panics_propagate_and_the_strand_carries_on() {
     for (mode, ctx) in contexts() {
         let s = Strand::new(ctx.executor());
         let n = Counter::new();
-        let inc = |n: &Counter| {
-            let n = n.clone();
-            move || n.inc()
-        };
         s.post(|| panic!("strand panic 1"));
-        s.post(inc(&n));
-        s.post(inc(&n));
+        s.post(n.bump());
+        s.post(n.bump());
         s.post(|| panic!("strand panic 2"));
-        s.post(inc(&n));
+        s.post(n.bump());
         assert_eq!(n.get(), 0);
         let mut panics = 0;
         while panic::catch_unwind(AssertUnwindSafe(|| ctx.run())).is_err() {
@@ -257,7 +252,7 @@ fn panics_propagate_and_the_strand_carries_on() {
         assert_eq!(n.get(), 3, "{mode}");
         // The strand is usable afterwards.
         ctx.restart();
-        s.post(inc(&n));
+        s.post(n.bump());
         ctx.run();
         assert_eq!(n.get(), 4, "{mode}");
     }
@@ -272,8 +267,7 @@ fn a_panic_in_an_inline_dispatch_unlocks_the_strand() {
         ctx.executor()
             .post(move || s2.dispatch(|| panic!("inline strand panic")));
         assert!(panic::catch_unwind(AssertUnwindSafe(|| ctx.run())).is_err());
-        let n2 = n.clone();
-        s.post(move || n2.inc());
+        s.post(n.bump());
         ctx.run();
         assert_eq!(n.get(), 1, "{mode}: strand still works after the panic");
     }
@@ -286,8 +280,7 @@ fn handlers_of_a_dropped_strand_still_run() {
         {
             let s = Strand::new(ctx.executor());
             for _ in 0..3 {
-                let n = n.clone();
-                s.post(move || n.inc());
+                s.post(n.bump());
             }
         }
         assert_eq!(n.get(), 0);

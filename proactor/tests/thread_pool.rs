@@ -14,8 +14,7 @@ fn join_waits_for_all_work() {
     for _ in 0..1000 {
         let (n, ex2) = (n.clone(), ex.clone());
         ex.post(move || {
-            let n = n.clone();
-            ex2.post(move || n.inc());
+            ex2.post(n.bump());
         });
     }
     pool.join();

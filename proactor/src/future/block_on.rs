@@ -2,9 +2,10 @@
 //! this thread until a future completes.
 
 use crate::scheduler::{Scheduler, Wait};
+use crate::sync::{AtomicBool, Ordering::SeqCst};
 use std::future::Future;
 use std::pin::pin;
-use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
+// `Wake` is implemented for std's `Arc` only.
 use std::sync::Arc;
 use std::task::{Context, Poll, Wake, Waker};
 use std::thread::{self, Thread};

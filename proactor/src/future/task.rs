@@ -2,12 +2,14 @@
 //! output and its executor; its waker posts it back to the executor.
 
 use crate::executor::Executor;
+use crate::sync::{AtomicU8, Ordering::*};
 use crate::token::CompletionHandler;
 use std::cell::UnsafeCell;
 use std::future::Future;
 use std::panic::{self, AssertUnwindSafe};
 use std::pin::Pin;
-use std::sync::atomic::{AtomicU8, Ordering::*};
+// `Wake` is implemented for std's `Arc` only; futures are not loom-modelled
+// (this module is left out of loom builds).
 use std::sync::Arc;
 use std::task::{Context, Poll, Wake, Waker};
 use std::thread;

@@ -40,11 +40,12 @@ use crate::call_stack::{self, Frame};
 use crate::op::mpsc::Mpsc;
 use crate::op::queue::OpQueue;
 use crate::op::{OpHeader, OpPtr};
-use crate::sync::{self, AtomicBool, CachePadded, Instant, Ordering::*, ParkingGuard, ParkingLock};
+use crate::sync::{
+    self, AtomicBool, CachePadded, Instant, OnceLock, Ordering::*, ParkingGuard, ParkingLock,
+};
 use busy::Busy;
 use idle::{Idle, SHUTDOWN};
 use std::ptr::NonNull;
-use std::sync::OnceLock;
 use std::time::Duration;
 use task::Task;
 

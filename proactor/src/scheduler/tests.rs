@@ -32,6 +32,16 @@ fn start_io(ctx: &IoContext, n: &Arc<AtomicUsize>) -> OpPtr {
     })
 }
 
+/// Waits until a runner is inside the backend (polling its state: the
+/// backend has no other way to say so).
+fn wait_until_blocked(backend: &FakeBackend) {
+    let t0 = Instant::now();
+    while sync::lock(&backend.state).inside == 0 {
+        assert!(t0.elapsed() < HANG, "no runner entered the backend");
+        thread::yield_now();
+    }
+}
+
 #[test]
 fn pending_io_keeps_run_alive_and_its_completion_runs() {
     for hint in [0, 1] {
@@ -85,12 +95,7 @@ fn a_post_interrupts_the_thread_blocked_in_the_task() {
         let op = start_io(&ctx, &n);
         let c = ctx.clone();
         let runner = thread::spawn(move || c.run());
-        // Wait until the only runner is blocked in the task.
-        let t0 = Instant::now();
-        while sync::lock(&backend.state).inside == 0 {
-            assert!(t0.elapsed() < HANG);
-            thread::yield_now();
-        }
+        wait_until_blocked(&backend);
         let (tx, rx) = mpsc::channel();
         ctx.executor().post(move || tx.send(()).unwrap());
         rx.recv_timeout(HANG)
@@ -108,11 +113,7 @@ fn stop_interrupts_the_task() {
     let op = start_io(&ctx, &n);
     let c = ctx.clone();
     let runner = thread::spawn(move || c.run());
-    let t0 = Instant::now();
-    while sync::lock(&backend.state).inside == 0 {
-        assert!(t0.elapsed() < HANG);
-        thread::yield_now();
-    }
+    wait_until_blocked(&backend);
     ctx.stop();
     assert_eq!(runner.join().unwrap(), 0);
     assert_eq!(n.load(SeqCst), 0);

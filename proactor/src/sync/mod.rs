@@ -13,7 +13,7 @@
 
 #[cfg(loom)]
 mod imp {
-    pub(crate) use loom::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, AtomicUsize};
+    pub(crate) use loom::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, AtomicU8, AtomicUsize};
     pub(crate) use loom::sync::{Arc, Condvar, Mutex, MutexGuard};
 
     /// Back-off inside a lock-free retry loop.
@@ -24,7 +24,7 @@ mod imp {
 
 #[cfg(not(loom))]
 mod imp {
-    pub(crate) use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, AtomicUsize};
+    pub(crate) use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, AtomicU8, AtomicUsize};
     pub(crate) use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 
     /// Back-off inside a lock-free retry loop: spin briefly, then give the
@@ -44,6 +44,10 @@ mod parking_lock;
 pub(crate) use imp::*;
 pub(crate) use parking_lock::{ParkingGuard, ParkingLock};
 pub(crate) use std::sync::atomic::Ordering;
+/// Write-once cells are std's in both builds: the scheduler's is written
+/// before anything can read it (the task's sentinel is published through
+/// the queue afterwards), so there is nothing for loom to explore.
+pub(crate) use std::sync::OnceLock;
 pub(crate) use std::time::Instant;
 
 use std::sync::PoisonError;

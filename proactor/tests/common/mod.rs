@@ -4,6 +4,7 @@
 use proactor::IoContext;
 use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 use std::sync::Arc;
+use std::thread;
 use std::time::Duration;
 
 /// How long a test waits for something that must happen before calling it a
@@ -33,6 +34,22 @@ impl Counter {
     pub fn get(&self) -> usize {
         self.0.load(SeqCst)
     }
+    /// A handler that bumps this counter.
+    pub fn bump(&self) -> impl FnOnce() + Send + 'static {
+        let c = self.clone();
+        move || c.inc()
+    }
+}
+
+/// Runs `ctx.run()` on `threads` new threads; returns the handlers they ran.
+pub fn run_on_threads(ctx: &Arc<IoContext>, threads: usize) -> usize {
+    let runners: Vec<_> = (0..threads)
+        .map(|_| {
+            let c = ctx.clone();
+            thread::spawn(move || c.run())
+        })
+        .collect();
+    runners.into_iter().map(|r| r.join().unwrap()).sum()
 }
 
 /// Counts its own drops: lets a test see that a handler was dropped.

@@ -97,6 +97,9 @@ impl Idle {
             if self.state.load(SeqCst) >= SLEEPER {
                 self.state.fetch_sub(SLEEPER, SeqCst);
                 *tokens += 1;
+                // Notify after unlocking, so that the woken thread does not
+                // wake only to block on the lock we still hold.
+                drop(tokens);
                 self.cond.notify_one();
                 return;
             }
@@ -106,10 +109,11 @@ impl Idle {
 
     /// Wakes every sleeper (they re-check their condition) and the task.
     pub(crate) fn wake_all(&self, task: Option<&dyn Task>) {
-        {
-            let _tokens = sync::lock(&self.tokens);
-            self.cond.notify_all();
-        }
+        // Taking the lock orders this wake-up after any sleeper's check of
+        // its condition; notifying after releasing it spares the woken
+        // threads a second wait, on the lock.
+        drop(sync::lock(&self.tokens));
+        self.cond.notify_all();
         self.interrupt_task(task);
     }
 

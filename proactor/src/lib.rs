@@ -30,16 +30,26 @@
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(missing_docs)]
 
+mod buf;
 mod call_stack;
+mod compose;
 mod context;
 pub mod error;
 mod executor;
+mod io;
+#[cfg(unix)]
+pub mod net;
 mod op;
+#[cfg(unix)]
+pub mod posix;
+mod reactor;
 mod scheduler;
 mod strand;
+mod stream;
 mod sync;
 mod sys;
 mod thread_pool;
+mod timer;
 mod work_guard;
 
 #[cfg(not(loom))]
@@ -53,10 +63,17 @@ pub mod token;
 #[doc = include_str!("../../README.md")]
 pub struct ReadmeDoctests;
 
+pub use buf::{IoBuf, IoBufMut};
+pub use compose::{
+    async_connect, async_read, async_read_until, async_read_until_max, async_write, AsyncConnect,
+    Delimiter,
+};
 pub use context::IoContext;
 pub use executor::{Executor, IoExecutor};
 pub use strand::Strand;
+pub use stream::{AsyncReadStream, AsyncWriteStream, StreamRef};
 pub use thread_pool::ThreadPool;
+pub use timer::{SteadyTimer, SystemTimer};
 pub use work_guard::{make_work_guard, WorkGuard};
 
 #[cfg(not(loom))]

@@ -53,6 +53,12 @@ impl OpQueue {
         self.tail.set(p.as_ptr());
     }
 
+    /// The oldest operation, still queued.
+    #[inline]
+    pub(crate) fn front(&self) -> Option<NonNull<OpHeader>> {
+        NonNull::new(self.head.get())
+    }
+
     #[inline]
     pub(crate) fn pop(&self) -> Option<OpPtr> {
         let head = NonNull::new(self.head.get())?;

@@ -40,11 +40,14 @@ use crate::call_stack::{self, Frame};
 use crate::op::mpsc::Mpsc;
 use crate::op::queue::OpQueue;
 use crate::op::{OpHeader, OpPtr};
+use crate::reactor::{Reactor, ReactorTask};
 use crate::sync::{
-    self, AtomicBool, CachePadded, Instant, OnceLock, Ordering::*, ParkingGuard, ParkingLock,
+    self, Arc, AtomicBool, CachePadded, Instant, Mutex, OnceLock, Ordering::*, ParkingGuard,
+    ParkingLock,
 };
 use busy::Busy;
 use idle::{Idle, SHUTDOWN};
+use std::io;
 use std::ptr::NonNull;
 use std::time::Duration;
 use task::Task;
@@ -77,6 +80,12 @@ struct Flags {
     stopped: AtomicBool,
     one_thread: bool,
     task: OnceLock<Box<dyn Task>>,
+    /// The I/O backend, created with the first I/O object.
+    reactor: OnceLock<Arc<Reactor>>,
+    reactor_init: Mutex<()>,
+    /// The host-name lookup thread, started with the first lookup.
+    #[cfg(unix)]
+    resolver: OnceLock<Arc<crate::net::resolver::Worker>>,
     /// Sentinel standing for the task in the queue.
     task_op: NonNull<OpHeader>,
 }
@@ -124,6 +133,10 @@ impl Scheduler {
                 stopped: AtomicBool::new(false),
                 one_thread: concurrency_hint == 1,
                 task: OnceLock::new(),
+                reactor: OnceLock::new(),
+                reactor_init: Mutex::new(()),
+                #[cfg(unix)]
+                resolver: OnceLock::new(),
                 task_op: NonNull::from(Box::leak(task_op)),
             }),
             idle: CachePadded(IdleState {
@@ -186,6 +199,31 @@ impl Scheduler {
         } else {
             self.idle.idle.wake_one(self.task());
         }
+    }
+
+    /// Queues a finished I/O operation that held one unit of work (see
+    /// [`Scheduler::work_started`]), releasing the unit: the queued
+    /// operation is work by being in the queue.
+    pub(crate) fn post_completion(&self, op: OpPtr) {
+        self.post(op);
+        self.work_finished(1);
+    }
+
+    /// As [`Scheduler::post_completion`] for `n` operations at once.
+    pub(crate) fn post_completions(&self, ops: OpQueue, n: usize) {
+        if let Some(chain) = ops.take() {
+            self.queue.push_chain(chain);
+            self.after_push();
+        }
+        self.work_finished(n);
+    }
+
+    /// Completes a finished I/O operation right here, from inside a
+    /// handler of this scheduler (the thread is busy, so releasing the
+    /// operation's unit first cannot end the work).
+    pub(crate) fn complete_inline(&self, op: OpPtr) {
+        self.work_finished(1);
+        op.complete();
     }
 
     // ----- work, stop ------------------------------------------------------
@@ -256,13 +294,29 @@ impl Scheduler {
 
     // ----- the task seat ---------------------------------------------------
 
+    /// The context's I/O backend, created (and seated as the task) on first
+    /// use.
+    pub(crate) fn reactor(&self) -> io::Result<&Arc<Reactor>> {
+        if let Some(r) = self.flags.reactor.get() {
+            return Ok(r);
+        }
+        let _init = sync::lock(&self.flags.reactor_init);
+        if let Some(r) = self.flags.reactor.get() {
+            return Ok(r);
+        }
+        let r = Arc::new(Reactor::new(self)?);
+        if !self.init_task(Box::new(ReactorTask(r.clone()))) {
+            return Err(io::Error::other("the scheduler's task seat is taken"));
+        }
+        Ok(self.flags.reactor.get_or_init(|| r))
+    }
+
     #[inline]
     fn task(&self) -> Option<&dyn Task> {
         self.flags.task.get().map(|t| &**t)
     }
 
     /// Installs the backend. The first call wins; later calls return false.
-    #[allow(dead_code)] // taken by the backends of the I/O issues
     pub(crate) fn init_task(&self, task: Box<dyn Task>) -> bool {
         if self.flags.task.set(task).is_err() {
             return false;
@@ -270,6 +324,12 @@ impl Scheduler {
         // SAFETY: the sentinel is ours and not in the queue yet.
         self.post_shared(unsafe { OpPtr::from_raw(self.flags.task_op) });
         true
+    }
+
+    /// The context's resolver thread (started by its first job).
+    #[cfg(unix)]
+    pub(crate) fn resolver_worker(&self) -> &Arc<crate::net::resolver::Worker> {
+        self.flags.resolver.get_or_init(Default::default)
     }
 
     // ----- run family ------------------------------------------------------
@@ -494,6 +554,10 @@ impl Scheduler {
     pub(crate) fn shutdown(&self) {
         self.idle.idle.set_shutdown();
         self.flags.stopped.store(true, SeqCst);
+        #[cfg(unix)]
+        if let Some(worker) = self.flags.resolver.get() {
+            worker.stop();
+        }
         if let Some(task) = self.task() {
             let mut abandoned = OpQueue::new();
             task.shutdown(&mut abandoned);

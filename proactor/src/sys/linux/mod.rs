@@ -1,3 +1,4 @@
 //! Linux.
 
+pub(crate) mod epoll;
 pub(crate) mod futex;

@@ -1,0 +1,69 @@
+//! [`async_read`]: fill a buffer.
+
+use crate::buf::IoBufMut;
+use crate::stream::AsyncReadStream;
+use crate::token::{CompletionHandler, CompletionToken, Initiation};
+use std::io;
+
+/// Reads until `buf` is full (its whole capacity), and gives the number of
+/// bytes read and the buffer to the token. End of stream before the buffer
+/// is full fails with [`io::ErrorKind::UnexpectedEof`]; on any failure the
+/// buffer still holds everything read.
+///
+/// ```no_run
+/// use proactor::{async_read, net::TcpSocket, IoContext};
+///
+/// let ctx = IoContext::new()?;
+/// let socket = TcpSocket::new(&ctx.executor());
+/// // ... connect ...
+/// async_read(&socket, Vec::with_capacity(16), |r: std::io::Result<usize>, buf: Vec<u8>| {
+///     assert_eq!(r.unwrap(), 16);
+///     assert_eq!(buf.len(), 16);
+/// });
+/// ctx.run();
+/// # Ok::<(), std::io::Error>(())
+/// ```
+pub fn async_read<S, B, T>(s: &S, buf: B, token: T) -> T::Output
+where
+    S: AsyncReadStream + ?Sized,
+    B: IoBufMut,
+    T: CompletionToken<(io::Result<usize>, B)>,
+{
+    token.launch(ReadAll {
+        stream: s.read_ref(),
+        buf,
+    })
+}
+
+struct ReadAll<R, B> {
+    stream: R,
+    buf: B,
+}
+
+impl<R, B> Initiation<(io::Result<usize>, B)> for ReadAll<R, B>
+where
+    R: AsyncReadStream + Clone + Send + Sync + 'static,
+    B: IoBufMut,
+{
+    fn initiate<H: CompletionHandler<(io::Result<usize>, B)>>(self, handler: H) {
+        step(self.stream, self.buf, 0, handler);
+    }
+}
+
+fn step<R, B, H>(stream: R, buf: B, total: usize, handler: H)
+where
+    R: AsyncReadStream + Clone + Send + Sync + 'static,
+    B: IoBufMut,
+    H: CompletionHandler<(io::Result<usize>, B)>,
+{
+    let next = stream.clone();
+    stream.async_read_some(buf, move |r: io::Result<usize>, buf: B| {
+        let full = buf.bytes_init() == buf.bytes_total();
+        match r {
+            Ok(n) if full => handler.complete((Ok(total + n), buf)),
+            Ok(0) => handler.complete((Err(io::ErrorKind::UnexpectedEof.into()), buf)),
+            Ok(n) => step(next, buf, total + n, handler),
+            Err(e) => handler.complete((Err(e), buf)),
+        }
+    });
+}

@@ -1,0 +1,149 @@
+//! [`IoCore`]: an I/O object's registration with its context's reactor.
+
+use crate::executor::IoExecutor;
+use crate::op::OpPtr;
+use crate::reactor::descriptor::DescriptorState;
+use crate::reactor::op::{OpKind, RawFd, Reactive, ReactorOp, ReactorOpHeader};
+use crate::reactor::{OwnedFd, Reactor};
+use crate::sync::Arc;
+use crate::token::CompletionHandler;
+use std::io;
+use std::ptr::NonNull;
+
+/// An I/O object's descriptor and its pending operations.
+///
+/// The object owns one descriptor state for its whole life; the descriptor
+/// itself (opened, closed, opened again) lives in that state, and every use
+/// of it happens under the state's lock. Objects share their core with the
+/// stream references that composed operations hold (an `Arc`), but only
+/// the object closes it: dropping the object closes the descriptor even
+/// while references remain, and their operations then fail.
+pub(crate) struct IoCore {
+    ex: IoExecutor,
+    io: Result<(Arc<Reactor>, NonNull<DescriptorState>), io::ErrorKind>,
+}
+
+// SAFETY: the state is pool-owned by the reactor we keep alive, and every
+// access to it is synchronised by its lock.
+unsafe impl Send for IoCore {}
+unsafe impl Sync for IoCore {}
+
+impl IoCore {
+    /// A closed core on `ex`'s context (creating the reactor if needed).
+    pub(crate) fn new(ex: &IoExecutor) -> Self {
+        let io = ex
+            .sched
+            .reactor()
+            .map(|r| (r.clone(), r.alloc_state()))
+            .map_err(|e| e.kind());
+        IoCore { ex: ex.clone(), io }
+    }
+
+    /// A core owning `fd`.
+    pub(crate) fn with_fd(ex: &IoExecutor, fd: OwnedFd) -> io::Result<Self> {
+        let core = Self::new(ex);
+        core.open(fd)?;
+        Ok(core)
+    }
+
+    pub(crate) fn executor(&self) -> &IoExecutor {
+        &self.ex
+    }
+
+    fn io(&self) -> io::Result<&(Arc<Reactor>, NonNull<DescriptorState>)> {
+        self.io.as_ref().map_err(|k| io::Error::from(*k))
+    }
+
+    /// Takes ownership of `fd` and registers it.
+    pub(crate) fn open(&self, fd: OwnedFd) -> io::Result<()> {
+        let (r, s) = self.io()?;
+        r.open(*s, fd)
+    }
+
+    pub(crate) fn is_open(&self) -> bool {
+        self.fd(|_| Ok(())).is_ok()
+    }
+
+    /// Runs `f` with the descriptor, which cannot be closed meanwhile.
+    pub(crate) fn fd<R>(&self, f: impl FnOnce(RawFd) -> io::Result<R>) -> io::Result<R> {
+        let (r, s) = self.io()?;
+        r.with_fd(*s, f)
+    }
+
+    /// Starts `op`, whose completion calls `handler` on this object's
+    /// context (never inside this call). `speculative`: try it at once if
+    /// nothing of its kind is waiting.
+    pub(crate) fn start<O: Reactive, H: CompletionHandler<O::Args>>(
+        &self,
+        kind: OpKind,
+        op: O,
+        handler: H,
+        speculative: bool,
+    ) {
+        let sched = &self.ex.sched;
+        sched.work_started();
+        let op = ReactorOp::new_op(op, handler);
+        match self.io() {
+            // SAFETY: `s` is our pooled state, alive while `r` is.
+            Ok((r, s)) => r.start_op(unsafe { s.as_ref() }, kind, op, speculative),
+            Err(e) => {
+                fail(&op, e);
+                sched.post_completion(op);
+            }
+        }
+    }
+
+    /// Completes `op` with `result` without attempting it (posted, never
+    /// inline).
+    pub(crate) fn complete_with<O: Reactive, H: CompletionHandler<O::Args>>(
+        &self,
+        op: O,
+        handler: H,
+        result: io::Result<()>,
+    ) {
+        let sched = &self.ex.sched;
+        sched.work_started();
+        let op = ReactorOp::new_op(op, handler);
+        if let Err(e) = result {
+            fail(&op, e);
+        }
+        sched.post_completion(op);
+    }
+
+    /// Pending operations complete with "operation aborted"; the object
+    /// stays open.
+    pub(crate) fn cancel(&self) {
+        if let Ok((r, s)) = self.io() {
+            // SAFETY: as in `start`.
+            r.cancel_ops(unsafe { s.as_ref() });
+        }
+    }
+
+    /// Pending operations complete with "operation aborted", and the
+    /// descriptor is closed.
+    pub(crate) fn close(&self) -> io::Result<()> {
+        match self.io() {
+            Ok((r, s)) => r.close(*s),
+            Err(_) => Ok(()),
+        }
+    }
+}
+
+impl Drop for IoCore {
+    fn drop(&mut self) {
+        if let Ok((r, s)) = &self.io {
+            r.release(*s);
+        }
+    }
+}
+
+fn fail(op: &OpPtr, e: io::Error) {
+    // SAFETY: `op` is a reactor operation owned by the caller and not
+    // queued anywhere yet.
+    unsafe {
+        ReactorOpHeader::fail(
+            ReactorOpHeader::from_op(NonNull::new_unchecked(op.as_ptr())),
+            e,
+        )
+    }
+}

@@ -1,0 +1,44 @@
+//! TCP and UDP over IP: [`TcpAcceptor`], [`TcpSocket`], [`UdpSocket`], and
+//! the [`Resolver`] for host names.
+//!
+//! All methods take `&self`: a socket shared in an `Arc` can have a read and
+//! a write pending at once. Sockets are `Send + Sync`. Closing, cancelling
+//! or dropping a socket completes its pending operations with "operation
+//! aborted", handing their buffers back.
+
+pub(crate) mod resolver;
+mod tcp;
+mod udp;
+
+pub use resolver::Resolver;
+pub use tcp::{TcpAcceptor, TcpSocket, TcpSocketRef, DEFAULT_BACKLOG};
+pub use udp::UdpSocket;
+
+use socket2::{Domain, SockAddr, Socket, Type};
+use std::io;
+use std::net::SocketAddr;
+use std::os::fd::OwnedFd;
+
+/// A new non-blocking, close-on-exec socket.
+pub(crate) fn new_socket(domain: Domain, ty: Type) -> io::Result<OwnedFd> {
+    #[cfg(any(target_os = "linux", target_os = "android", target_os = "freebsd"))]
+    let s = Socket::new(domain, ty.nonblocking().cloexec(), None)?;
+    #[cfg(not(any(target_os = "linux", target_os = "android", target_os = "freebsd")))]
+    let s = {
+        let s = Socket::new(domain, ty, None)?;
+        s.set_nonblocking(true)?;
+        s.set_cloexec(true)?;
+        #[cfg(target_vendor = "apple")]
+        s.set_nosigpipe(true)?;
+        s
+    };
+    Ok(s.into())
+}
+
+pub(crate) fn domain_of(addr: &SocketAddr) -> Domain {
+    Domain::for_address(*addr)
+}
+
+pub(crate) fn ip(a: io::Result<SockAddr>) -> io::Result<SocketAddr> {
+    crate::io::ops::ip_addr(&a?)
+}

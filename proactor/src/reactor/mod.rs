@@ -1,0 +1,440 @@
+//! The reactor: readiness-based I/O and timers, taking the scheduler's
+//! task seat (Asio's `epoll_reactor`).
+//!
+//! * [`descriptor`]: per-descriptor operation queues, performed on
+//!   readiness; speculative attempts when a queue is empty.
+//! * [`timer_queue`]: a heap per clock.
+//! * The operating system's readiness source is a [`Poller`]
+//!   (`sys/linux/epoll.rs` on Linux; elsewhere a portable waiter that has
+//!   timers but no descriptors).
+//!
+//! The reactor is created with the first I/O object of a context, as in
+//! Asio: a context that only runs posted handlers never pays for it.
+
+pub(crate) mod descriptor;
+pub(crate) mod op;
+pub(crate) mod timer_queue;
+
+use crate::op::queue::OpQueue;
+use crate::op::OpPtr;
+use crate::scheduler::task::Task;
+use crate::scheduler::Scheduler;
+use crate::sync::{self, Arc, Mutex};
+use crate::sys::Poller;
+use descriptor::{DescriptorState, Pool};
+use op::{OpKind, Progress, RawFd, ReactorOpHeader};
+use std::io;
+use std::ptr::NonNull;
+use std::time::{Duration, Instant, SystemTime};
+use timer_queue::{TimerEntry, TimerQueue};
+
+pub(crate) struct Reactor {
+    poller: Poller,
+    sched: *const Scheduler,
+    pool: Mutex<Pool>,
+    timers: Mutex<Timers>,
+}
+
+// SAFETY: `sched` points to the scheduler that owns this reactor and
+// outlives it; everything else is synchronised.
+unsafe impl Send for Reactor {}
+unsafe impl Sync for Reactor {}
+
+/// The timer heaps, one per clock, and the deadline the poller was last
+/// armed for.
+pub(crate) struct Timers {
+    steady: TimerQueue<Instant>,
+    system: TimerQueue<SystemTime>,
+    armed: Option<Instant>,
+}
+
+/// A clock timers can run on.
+pub(crate) trait Clock: 'static {
+    type Time: Ord + Copy + Send + Sync + 'static;
+    fn now() -> Self::Time;
+    /// How long from `now` until `t` (zero if past).
+    fn until(t: Self::Time, now: Self::Time) -> Duration;
+    fn queue(t: &mut Timers) -> &mut TimerQueue<Self::Time>;
+}
+
+/// The monotonic clock.
+pub(crate) struct Steady;
+/// The system (wall) clock.
+pub(crate) struct System;
+
+impl Clock for Steady {
+    type Time = Instant;
+    fn now() -> Instant {
+        Instant::now()
+    }
+    fn until(t: Instant, now: Instant) -> Duration {
+        t.saturating_duration_since(now)
+    }
+    fn queue(t: &mut Timers) -> &mut TimerQueue<Instant> {
+        &mut t.steady
+    }
+}
+
+impl Clock for System {
+    type Time = SystemTime;
+    fn now() -> SystemTime {
+        SystemTime::now()
+    }
+    fn until(t: SystemTime, now: SystemTime) -> Duration {
+        t.duration_since(now).unwrap_or(Duration::ZERO)
+    }
+    fn queue(t: &mut Timers) -> &mut TimerQueue<SystemTime> {
+        &mut t.system
+    }
+}
+
+impl Reactor {
+    pub(crate) fn new(sched: &Scheduler) -> io::Result<Reactor> {
+        Ok(Reactor {
+            poller: Poller::new()?,
+            sched,
+            pool: Mutex::new(Pool::new(sched)),
+            timers: Mutex::new(Timers {
+                steady: TimerQueue::new(),
+                system: TimerQueue::new(),
+                armed: None,
+            }),
+        })
+    }
+
+    fn sched(&self) -> &Scheduler {
+        // SAFETY: see the `Send`/`Sync` impls.
+        unsafe { &*self.sched }
+    }
+
+    // ----- descriptors -----------------------------------------------------
+
+    /// A descriptor state for an I/O object, closed. The object keeps it for
+    /// its whole life (through any number of opens and closes), so an
+    /// operation racing a close finds it closed instead of finding another
+    /// object's state; [`Reactor::release`] gives it back.
+    pub(crate) fn alloc_state(&self) -> NonNull<DescriptorState> {
+        sync::lock(&self.pool).take()
+    }
+
+    /// Takes ownership of `fd` and registers it. Fails if the state already
+    /// holds a descriptor, or if the backend refuses `fd`.
+    pub(crate) fn open(&self, state: NonNull<DescriptorState>, fd: OwnedFd) -> io::Result<()> {
+        // SAFETY: pooled states live as long as the reactor.
+        let d = unsafe { state.as_ref() };
+        let mut g = d.lock();
+        if !g.shutdown {
+            return Err(io::Error::new(io::ErrorKind::AlreadyExists, "already open"));
+        }
+        let raw = fd_raw(&fd);
+        g.registered = self.poller.register(raw, state)?;
+        g.fd = into_raw(fd);
+        g.try_speculative = [true; 3];
+        g.shutdown = false;
+        Ok(())
+    }
+
+    /// Runs `f` with the descriptor, under its lock (so it cannot be closed
+    /// meanwhile). Fails with `EBADF` if closed.
+    pub(crate) fn with_fd<R>(
+        &self,
+        state: NonNull<DescriptorState>,
+        f: impl FnOnce(RawFd) -> io::Result<R>,
+    ) -> io::Result<R> {
+        // SAFETY: pooled states live as long as the reactor.
+        let g = unsafe { state.as_ref() }.lock();
+        if g.shutdown {
+            return Err(io::Error::from_raw_os_error(libc_ebadf()));
+        }
+        f(g.fd)
+    }
+
+    /// Closes the descriptor: waiting operations complete with "operation
+    /// aborted", the backend forgets it, and it is closed. Closing a closed
+    /// state does nothing.
+    pub(crate) fn close(&self, state: NonNull<DescriptorState>) -> io::Result<()> {
+        // SAFETY: pooled states live as long as the reactor.
+        let d = unsafe { state.as_ref() };
+        let mut g = d.lock();
+        if g.shutdown {
+            return Ok(());
+        }
+        self.poller.deregister(g.fd);
+        let ops = DescriptorState::take_all(&mut g, crate::error::operation_aborted);
+        g.shutdown = true;
+        let fd = std::mem::replace(&mut g.fd, -1);
+        // Closed under the lock: no attempt can use the number after it is
+        // reused.
+        let closed = close_fd(fd);
+        drop(g);
+        self.post_all(ops);
+        closed
+    }
+
+    /// Closes the state (if open) and gives it back to the pool.
+    pub(crate) fn release(&self, state: NonNull<DescriptorState>) {
+        let _ = self.close(state);
+        sync::lock(&self.pool).give(state);
+    }
+
+    /// Starts `op` (a reactor operation holding one unit of work, see
+    /// [`Scheduler::work_started`]) on the descriptor: at once if its queue
+    /// is empty and `speculative`, else when the descriptor is ready.
+    pub(crate) fn start_op(&self, d: &DescriptorState, kind: OpKind, op: OpPtr, speculative: bool) {
+        // SAFETY: `op` is a reactor operation (caller's contract).
+        let raw = unsafe { ReactorOpHeader::from_op(NonNull::new_unchecked(op.as_ptr())) };
+        let mut g = d.lock();
+        if g.shutdown {
+            // SAFETY: we own `op` and hold the descriptor lock.
+            unsafe { ReactorOpHeader::fail(raw, io::Error::from_raw_os_error(libc_ebadf())) };
+            drop(g);
+            return self.sched().post_completion(op);
+        }
+        let k = kind as usize;
+        if g.queues[k].is_empty() {
+            if speculative
+                && (kind != OpKind::Read || g.queues[OpKind::Except as usize].is_empty())
+                && g.try_speculative[k]
+            {
+                // SAFETY: we own `op` and hold the descriptor lock.
+                match unsafe { ReactorOpHeader::perform(raw, g.fd) } {
+                    Progress::Pending => {}
+                    done => {
+                        if done == Progress::DoneExhausted {
+                            g.try_speculative[k] = false;
+                        }
+                        drop(g);
+                        return self.sched().post_completion(op);
+                    }
+                }
+            }
+            if kind == OpKind::Write {
+                match self.poller.want_write(g.fd, NonNull::from(d), g.registered) {
+                    Ok(interest) => g.registered = interest,
+                    Err(e) => {
+                        // SAFETY: we own `op` and hold the descriptor lock.
+                        unsafe { ReactorOpHeader::fail(raw, e) };
+                        drop(g);
+                        return self.sched().post_completion(op);
+                    }
+                }
+            }
+        }
+        g.queues[k].push(op);
+    }
+
+    /// Completes every waiting operation of the descriptor with "operation
+    /// aborted". The descriptor stays usable.
+    pub(crate) fn cancel_ops(&self, d: &DescriptorState) {
+        let mut g = d.lock();
+        let ops = DescriptorState::take_all(&mut g, crate::error::operation_aborted);
+        drop(g);
+        self.post_all(ops);
+    }
+
+    fn post_all(&self, ops: OpQueue) {
+        let mut n = 0;
+        let all = OpQueue::new();
+        while let Some(op) = ops.pop() {
+            all.push(op);
+            n += 1;
+        }
+        if n > 0 {
+            self.sched().post_completions(all, n);
+        }
+    }
+
+    // ----- timers ----------------------------------------------------------
+
+    /// Waits on a timer: `op` (holding one unit of work) completes when the
+    /// timer expires, or at once (posted) if it already has.
+    ///
+    /// # Safety
+    /// `entry` stays alive until [`Reactor::timer_cancel`] has been called
+    /// for it (timers call it when dropped).
+    pub(crate) unsafe fn timer_wait<C: Clock>(
+        &self,
+        entry: NonNull<TimerEntry<C::Time>>,
+        op: OpPtr,
+    ) {
+        let mut t = sync::lock(&self.timers);
+        // SAFETY: caller's contract; timer lock held.
+        let e = unsafe { &*entry.as_ptr() };
+        if e.expiry <= C::now() {
+            drop(t);
+            return self.sched().post_completion(op);
+        }
+        e.ops.push(op);
+        // SAFETY: caller's contract.
+        if unsafe { C::queue(&mut t).insert(entry) } {
+            self.rearm(&mut t);
+        }
+    }
+
+    /// Completes the timer's waiting operations with "operation aborted";
+    /// returns how many.
+    ///
+    /// # Safety
+    /// `entry` is alive.
+    pub(crate) unsafe fn timer_cancel<C: Clock>(
+        &self,
+        entry: NonNull<TimerEntry<C::Time>>,
+    ) -> usize {
+        let mut t = sync::lock(&self.timers);
+        // SAFETY: caller's contract; timer lock held.
+        unsafe { C::queue(&mut t).remove(entry) };
+        // SAFETY: as above.
+        let e = unsafe { &*entry.as_ptr() };
+        let ops = OpQueue::new();
+        let mut n = 0;
+        while let Some(op) = e.ops.pop() {
+            // SAFETY: timer waits are reactor operations; the timer lock
+            // serialises access to them.
+            unsafe {
+                ReactorOpHeader::fail(
+                    ReactorOpHeader::from_op(NonNull::new_unchecked(op.as_ptr())),
+                    crate::error::operation_aborted(),
+                )
+            };
+            ops.push(op);
+            n += 1;
+        }
+        drop(t);
+        if n > 0 {
+            self.sched().post_completions(ops, n);
+        }
+        n
+    }
+
+    /// Reads or changes a timer's expiry under the timer lock.
+    ///
+    /// # Safety
+    /// `entry` is alive.
+    pub(crate) unsafe fn timer_entry<C: Clock, R>(
+        &self,
+        entry: NonNull<TimerEntry<C::Time>>,
+        f: impl FnOnce(&mut TimerEntry<C::Time>) -> R,
+    ) -> R {
+        let _t = sync::lock(&self.timers);
+        // SAFETY: caller's contract; timer lock held.
+        f(unsafe { &mut *entry.as_ptr() })
+    }
+
+    /// Points the poller's timer at the earliest expiry, if that changed.
+    fn rearm(&self, t: &mut Timers) {
+        self.rearm_if(t, false);
+    }
+
+    /// As [`Reactor::rearm`]; `force` re-arms even if unchanged (after the
+    /// timer fired, to reset the poller's timer state).
+    fn rearm_if(&self, t: &mut Timers, force: bool) {
+        let now = Instant::now();
+        let steady = t.steady.earliest();
+        let system = t
+            .system
+            .earliest()
+            .map(|s| now + System::until(s, System::now()));
+        let next = match (steady, system) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        if force || next != t.armed {
+            t.armed = next;
+            self.poller
+                .set_timer(next.map(|d| d.saturating_duration_since(now)));
+        }
+    }
+
+    /// Moves the operations of due timers into `out`; returns how many.
+    /// `fired`: the poller's timer went off.
+    fn take_due_timers(&self, out: &OpQueue, fired: bool) -> usize {
+        let mut t = sync::lock(&self.timers);
+        if !fired && t.steady.earliest().is_none() && t.system.earliest().is_none() {
+            return 0;
+        }
+        let n = t.steady.take_due(Instant::now(), out) + t.system.take_due(SystemTime::now(), out);
+        self.rearm_if(&mut t, fired);
+        n
+    }
+}
+
+/// The reactor in the scheduler's task seat.
+pub(crate) struct ReactorTask(pub(crate) Arc<Reactor>);
+
+impl Task for ReactorTask {
+    fn run(&self, timeout: Option<Duration>, ops: &mut OpQueue) -> usize {
+        let r = &self.0;
+        let fired = r.poller.wait(timeout, |state, bits| {
+            // SAFETY: the poller only reports states registered with this
+            // reactor's pool, which never frees them.
+            if let Some(op) = unsafe { state.as_ref() }.set_ready(bits) {
+                ops.push(op);
+            }
+        });
+        // Timer waits carry their unit of work; descriptor states do not.
+        r.take_due_timers(ops, fired)
+    }
+
+    fn interrupt(&self) {
+        self.0.poller.interrupt();
+    }
+
+    fn shutdown(&self, ops: &mut OpQueue) {
+        let r = &self.0;
+        for d in sync::lock(&r.pool).all() {
+            let mut g = d.lock();
+            let abandoned = DescriptorState::take_all(&mut g, crate::error::operation_aborted);
+            g.shutdown = true;
+            while let Some(op) = abandoned.pop() {
+                ops.push(op);
+            }
+        }
+        let mut t = sync::lock(&r.timers);
+        t.steady.take_all(ops);
+        t.system.take_all(ops);
+    }
+}
+
+#[cfg(unix)]
+pub(crate) use std::os::fd::OwnedFd;
+/// Where there are no file descriptors, nothing can be opened.
+#[cfg(not(unix))]
+pub(crate) enum OwnedFd {}
+
+#[cfg(unix)]
+fn libc_ebadf() -> i32 {
+    libc::EBADF
+}
+#[cfg(not(unix))]
+fn libc_ebadf() -> i32 {
+    9
+}
+
+#[cfg(unix)]
+fn fd_raw(fd: &OwnedFd) -> RawFd {
+    std::os::fd::AsRawFd::as_raw_fd(fd)
+}
+#[cfg(unix)]
+fn into_raw(fd: OwnedFd) -> RawFd {
+    std::os::fd::IntoRawFd::into_raw_fd(fd)
+}
+#[cfg(unix)]
+fn close_fd(fd: RawFd) -> io::Result<()> {
+    // SAFETY: the state owned `fd` and has forgotten it.
+    if unsafe { libc::close(fd) } < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+#[cfg(not(unix))]
+fn fd_raw(fd: &OwnedFd) -> RawFd {
+    match *fd {}
+}
+#[cfg(not(unix))]
+fn into_raw(fd: OwnedFd) -> RawFd {
+    match fd {}
+}
+#[cfg(not(unix))]
+fn close_fd(_fd: RawFd) -> io::Result<()> {
+    Ok(())
+}

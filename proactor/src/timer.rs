@@ -1,0 +1,319 @@
+//! Timers: [`SteadyTimer`] (monotonic clock) and [`SystemTimer`] (wall
+//! clock), as Asio's `steady_timer` and `system_timer`.
+
+use crate::executor::IoExecutor;
+use crate::reactor::op::{Progress, RawFd, Reactive, ReactorOp, ReactorOpHeader};
+use crate::reactor::timer_queue::TimerEntry;
+use crate::reactor::{Clock, Reactor, Steady, System};
+use crate::sync::{self, Arc, Mutex};
+use crate::token::{CompletionHandler, CompletionToken, Initiation};
+use std::cell::UnsafeCell;
+use std::fmt;
+use std::io;
+use std::ptr::NonNull;
+use std::time::{Duration, Instant, SystemTime};
+
+/// What timers share with their pending operations.
+struct Shared<C: Clock> {
+    ex: IoExecutor,
+    /// The context's reactor, or why it could not be created.
+    reactor: Result<Arc<Reactor>, io::ErrorKind>,
+    /// Touched under the reactor's timer lock, or under `no_reactor` when
+    /// there is no reactor.
+    entry: UnsafeCell<TimerEntry<C::Time>>,
+    no_reactor: Mutex<()>,
+}
+
+// SAFETY: `entry` is only accessed under a lock (see the field); everything
+// else is thread-safe.
+unsafe impl<C: Clock> Send for Shared<C> {}
+unsafe impl<C: Clock> Sync for Shared<C> {}
+
+impl<C: Clock> Shared<C> {
+    fn entry(&self) -> NonNull<TimerEntry<C::Time>> {
+        // SAFETY: the pointer comes from a live UnsafeCell.
+        unsafe { NonNull::new_unchecked(self.entry.get()) }
+    }
+
+    /// Runs `f` on the entry under the right lock.
+    fn with_entry<R>(&self, f: impl FnOnce(&mut TimerEntry<C::Time>) -> R) -> R {
+        match &self.reactor {
+            // SAFETY: the entry lives as long as `self`.
+            Ok(r) => unsafe { r.timer_entry::<C, _>(self.entry(), f) },
+            Err(_) => {
+                let _g = sync::lock(&self.no_reactor);
+                // SAFETY: without a reactor, `no_reactor` guards the entry.
+                f(unsafe { &mut *self.entry.get() })
+            }
+        }
+    }
+
+    fn cancel(&self) -> usize {
+        match &self.reactor {
+            // SAFETY: the entry lives as long as `self`.
+            Ok(r) => unsafe { r.timer_cancel::<C>(self.entry()) },
+            // Without a reactor no wait is ever pending.
+            Err(_) => 0,
+        }
+    }
+
+    fn expiry(&self) -> C::Time {
+        self.with_entry(|e| e.expiry)
+    }
+
+    fn set_expiry(&self, t: C::Time) -> usize {
+        let n = self.cancel();
+        self.with_entry(|e| e.expiry = t);
+        n
+    }
+}
+
+impl<C: Clock> Drop for Shared<C> {
+    fn drop(&mut self) {
+        // The heap may not keep a pointer to a freed entry.
+        self.cancel();
+    }
+}
+
+/// The wait operation: nothing to perform; completes when its timer expires
+/// (success) or is cancelled (operation aborted).
+struct Wait(io::Result<()>);
+
+impl Reactive for Wait {
+    type Args = (io::Result<()>,);
+
+    fn perform(&mut self, _fd: RawFd) -> Progress {
+        Progress::Done
+    }
+
+    fn fail(&mut self, e: io::Error) {
+        self.0 = Err(e);
+    }
+
+    fn into_args(self) -> (io::Result<()>,) {
+        (self.0,)
+    }
+}
+
+struct WaitInit<C: Clock>(Arc<Shared<C>>);
+
+impl<C: Clock> Initiation<(io::Result<()>,)> for WaitInit<C> {
+    fn initiate<H: CompletionHandler<(io::Result<()>,)>>(self, handler: H) {
+        let shared = &self.0;
+        let sched = &shared.ex.sched;
+        sched.work_started();
+        let op = ReactorOp::new_op(Wait(Ok(())), handler);
+        match &shared.reactor {
+            // SAFETY: the entry lives as long as `shared`, whose drop
+            // cancels it (removing it from the heap).
+            Ok(r) => unsafe { r.timer_wait::<C>(shared.entry(), op) },
+            Err(kind) => {
+                // SAFETY: `op` is a reactor operation we own exclusively.
+                unsafe {
+                    ReactorOpHeader::fail(
+                        ReactorOpHeader::from_op(NonNull::new_unchecked(op.as_ptr())),
+                        io::Error::from(*kind),
+                    )
+                };
+                sched.post_completion(op);
+            }
+        }
+    }
+}
+
+/// The shared implementation of both timers.
+struct Timer<C: Clock>(Arc<Shared<C>>);
+
+impl<C: Clock> Timer<C> {
+    fn new(ex: &IoExecutor, expiry: C::Time) -> Self {
+        let reactor = ex.sched.reactor().cloned().map_err(|e| e.kind());
+        Timer(Arc::new(Shared {
+            ex: ex.clone(),
+            reactor,
+            entry: UnsafeCell::new(TimerEntry::new(expiry)),
+            no_reactor: Mutex::new(()),
+        }))
+    }
+
+    fn async_wait<T: CompletionToken<(io::Result<()>,)>>(&self, token: T) -> T::Output {
+        token.launch(WaitInit(self.0.clone()))
+    }
+
+    fn wait(&self) -> io::Result<()> {
+        if let Err(kind) = self.0.reactor {
+            return Err(kind.into());
+        }
+        loop {
+            let (expiry, now) = (self.0.expiry(), C::now());
+            if expiry <= now {
+                return Ok(());
+            }
+            std::thread::sleep(C::until(expiry, now));
+        }
+    }
+}
+
+impl<C: Clock> Drop for Timer<C> {
+    fn drop(&mut self) {
+        // Dropping the timer aborts its waits, even if an unlaunched
+        // operation still holds the shared state.
+        self.0.cancel();
+    }
+}
+
+macro_rules! timer_type {
+    ($(#[$doc:meta])* $name:ident, $clock:ty, $time:ty, $now:expr) => {
+        $(#[$doc])*
+        pub struct $name(Timer<$clock>);
+
+        impl $name {
+            /// A timer on `ex`'s context, expiring now.
+            ///
+            /// ```
+            #[doc = concat!("let ctx = proactor::IoContext::new()?;\nlet t = proactor::", stringify!($name), "::new(&ctx.executor());")]
+            /// # Ok::<(), std::io::Error>(())
+            /// ```
+            pub fn new(ex: &IoExecutor) -> Self {
+                $name(Timer::new(ex, $now))
+            }
+
+            /// Sets the expiry to `d` from now. Pending waits complete with
+            /// "operation aborted"; returns how many there were.
+            ///
+            /// ```
+            /// use std::time::Duration;
+            #[doc = concat!("let ctx = proactor::IoContext::new()?;\nlet t = proactor::", stringify!($name), "::new(&ctx.executor());")]
+            /// assert_eq!(t.expires_after(Duration::from_secs(1)), 0);
+            /// # Ok::<(), std::io::Error>(())
+            /// ```
+            pub fn expires_after(&self, d: Duration) -> usize {
+                self.expires_at($now + d)
+            }
+
+            /// Sets the expiry to `t`. Pending waits complete with
+            /// "operation aborted"; returns how many there were.
+            ///
+            /// ```
+            #[doc = concat!("let ctx = proactor::IoContext::new()?;\nlet t = proactor::", stringify!($name), "::new(&ctx.executor());")]
+            #[doc = concat!("let when = std::time::", stringify!($now), " + std::time::Duration::from_millis(5);")]
+            /// t.expires_at(when);
+            /// assert_eq!(t.expiry(), when);
+            /// # Ok::<(), std::io::Error>(())
+            /// ```
+            pub fn expires_at(&self, t: $time) -> usize {
+                self.0 .0.set_expiry(t)
+            }
+
+            /// The expiry, exactly as last set.
+            ///
+            /// ```
+            #[doc = concat!("let ctx = proactor::IoContext::new()?;\nlet t = proactor::", stringify!($name), "::new(&ctx.executor());")]
+            /// let _ = t.expiry();
+            /// # Ok::<(), std::io::Error>(())
+            /// ```
+            pub fn expiry(&self) -> $time {
+                self.0 .0.expiry()
+            }
+
+            /// Waits for the expiry, asynchronously: the token receives
+            /// `Ok(())` when the timer expires, or "operation aborted" if it
+            /// is cancelled, given a new expiry, or dropped first. The
+            /// handler never runs inside `async_wait`, even if the timer has
+            /// already expired.
+            ///
+            /// ```
+            /// use std::time::Duration;
+            #[doc = concat!("let ctx = proactor::IoContext::new()?;\nlet t = proactor::", stringify!($name), "::new(&ctx.executor());")]
+            /// t.expires_after(Duration::from_millis(10));
+            /// t.async_wait(|r: std::io::Result<()>| assert!(r.is_ok()));
+            /// ctx.run();
+            /// # Ok::<(), std::io::Error>(())
+            /// ```
+            pub fn async_wait<T: CompletionToken<(io::Result<()>,)>>(&self, token: T) -> T::Output {
+                self.0.async_wait(token)
+            }
+
+            /// Blocks the calling thread until the expiry.
+            ///
+            /// ```
+            /// use std::time::Duration;
+            #[doc = concat!("let ctx = proactor::IoContext::new()?;\nlet t = proactor::", stringify!($name), "::new(&ctx.executor());")]
+            /// t.expires_after(Duration::from_millis(1));
+            /// t.wait()?;
+            /// # Ok::<(), std::io::Error>(())
+            /// ```
+            pub fn wait(&self) -> io::Result<()> {
+                self.0.wait()
+            }
+
+            /// Completes pending waits with "operation aborted"; returns how
+            /// many there were. The expiry is unchanged.
+            ///
+            /// ```
+            #[doc = concat!("let ctx = proactor::IoContext::new()?;\nlet t = proactor::", stringify!($name), "::new(&ctx.executor());")]
+            /// t.expires_after(std::time::Duration::from_secs(60));
+            /// t.async_wait(|r: std::io::Result<()>| assert!(proactor::error::is_operation_aborted(&r.unwrap_err())));
+            /// assert_eq!(t.cancel(), 1);
+            /// ctx.run();
+            /// # Ok::<(), std::io::Error>(())
+            /// ```
+            pub fn cancel(&self) -> usize {
+                self.0 .0.cancel()
+            }
+
+            /// The executor the timer's handlers run on.
+            pub fn executor(&self) -> &IoExecutor {
+                &self.0 .0.ex
+            }
+        }
+
+        impl fmt::Debug for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.debug_struct(stringify!($name)).field("expiry", &self.expiry()).finish()
+            }
+        }
+    };
+}
+
+timer_type!(
+    /// A timer on the monotonic clock (Asio's `steady_timer`).
+    ///
+    /// ```
+    /// use proactor::{IoContext, SteadyTimer};
+    /// use std::time::Duration;
+    ///
+    /// let ctx = IoContext::new()?;
+    /// let timer = SteadyTimer::new(&ctx.executor());
+    /// timer.expires_after(Duration::from_millis(20));
+    /// timer.async_wait(|r: std::io::Result<()>| {
+    ///     r.unwrap();
+    ///     println!("20 ms later");
+    /// });
+    /// ctx.run();
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    SteadyTimer,
+    Steady,
+    Instant,
+    Instant::now()
+);
+
+timer_type!(
+    /// A timer on the system (wall) clock (Asio's `system_timer`).
+    ///
+    /// ```
+    /// use proactor::{IoContext, SystemTimer};
+    /// use std::time::{Duration, SystemTime};
+    ///
+    /// let ctx = IoContext::new()?;
+    /// let timer = SystemTimer::new(&ctx.executor());
+    /// timer.expires_at(SystemTime::now() + Duration::from_millis(5));
+    /// timer.async_wait(|r: std::io::Result<()>| r.unwrap());
+    /// ctx.run();
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    SystemTimer,
+    System,
+    SystemTime,
+    SystemTime::now()
+);

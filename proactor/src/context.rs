@@ -265,8 +265,7 @@ impl IoContext {
     }
 }
 
-#[cfg(test)]
-#[allow(dead_code)]
+#[cfg(all(test, not(loom)))]
 impl IoContext {
     pub(crate) fn scheduler(&self) -> &Arc<Scheduler> {
         &self.sched

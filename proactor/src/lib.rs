@@ -38,12 +38,16 @@ pub mod error;
 mod executor;
 mod io;
 #[cfg(unix)]
+pub mod local;
+#[cfg(unix)]
 pub mod net;
 mod op;
 #[cfg(unix)]
 pub mod posix;
 mod reactor;
 mod scheduler;
+#[cfg(unix)]
+mod signal;
 mod strand;
 mod stream;
 mod sync;
@@ -70,6 +74,8 @@ pub use compose::{
 };
 pub use context::IoContext;
 pub use executor::{Executor, IoExecutor};
+#[cfg(unix)]
+pub use signal::SignalSet;
 pub use strand::Strand;
 pub use stream::{AsyncReadStream, AsyncWriteStream, StreamRef};
 pub use thread_pool::ThreadPool;

@@ -83,3 +83,90 @@ mod start {
 
 #[cfg(unix)]
 pub(crate) use start::{start_read, start_write};
+
+#[cfg(unix)]
+mod connect {
+    use super::ops::{with_sock, ConnectWait};
+    use super::IoCore;
+    use crate::reactor::op::OpKind;
+    use crate::sync::Arc;
+    use crate::token::{CompletionHandler, Initiation};
+    use socket2::{SockAddr, Type};
+    use std::io;
+
+    /// Connects a stream socket, opening it first if it is closed.
+    pub(crate) struct ConnectInit {
+        core: Arc<IoCore>,
+        addr: SockAddr,
+    }
+
+    impl ConnectInit {
+        pub(crate) fn new(core: &Arc<IoCore>, addr: SockAddr) -> Self {
+            ConnectInit {
+                core: core.clone(),
+                addr,
+            }
+        }
+    }
+
+    impl Initiation<(io::Result<()>,)> for ConnectInit {
+        fn initiate<H: CompletionHandler<(io::Result<()>,)>>(self, handler: H) {
+            let core = &self.core;
+            if !core.is_open() {
+                let opened = crate::net::new_socket(self.addr.domain(), Type::STREAM)
+                    .and_then(|fd| core.open(fd));
+                if let Err(e) = opened {
+                    return core.complete_with(ConnectWait::new(), handler, Err(e));
+                }
+            }
+            let addr = &self.addr;
+            match core.fd(|fd| with_sock(fd, |s| s.connect(addr))) {
+                Ok(()) => core.complete_with(ConnectWait::new(), handler, Ok(())),
+                Err(e)
+                    if e.raw_os_error() == Some(libc::EINPROGRESS)
+                        || e.kind() == io::ErrorKind::WouldBlock =>
+                {
+                    core.start(OpKind::Write, ConnectWait::new(), handler, false)
+                }
+                Err(e) => core.complete_with(ConnectWait::new(), handler, Err(e)),
+            }
+        }
+    }
+}
+
+#[cfg(unix)]
+pub(crate) use connect::ConnectInit;
+
+mod fail {
+    use super::IoCore;
+    use crate::reactor::op::Reactive;
+    use crate::sync::Arc;
+    use crate::token::{CompletionHandler, Initiation};
+    use std::io;
+
+    /// Completes an operation with an error found before it could start
+    /// (posted, like every completion).
+    pub(crate) struct FailWith<O> {
+        core: Arc<IoCore>,
+        op: O,
+        error: io::Error,
+    }
+
+    impl<O> FailWith<O> {
+        pub(crate) fn new(core: &Arc<IoCore>, op: O, error: io::Error) -> Self {
+            FailWith {
+                core: core.clone(),
+                op,
+                error,
+            }
+        }
+    }
+
+    impl<O: Reactive> Initiation<O::Args> for FailWith<O> {
+        fn initiate<H: CompletionHandler<O::Args>>(self, handler: H) {
+            self.core.complete_with(self.op, handler, Err(self.error));
+        }
+    }
+}
+
+pub(crate) use fail::FailWith;

@@ -210,7 +210,9 @@ impl<B: IoBufMut> Reactive for RecvFrom<B> {
 /// Sends a datagram to an address.
 pub(crate) struct SendTo<B> {
     buf: B,
-    to: SockAddr,
+    /// `None`: the destination could not be expressed (the operation is
+    /// only ever failed, see `FailWith`).
+    to: Option<SockAddr>,
     result: io::Result<usize>,
 }
 
@@ -218,7 +220,15 @@ impl<B: IoBuf> SendTo<B> {
     pub(crate) fn new(buf: B, to: SockAddr) -> Self {
         SendTo {
             buf,
-            to,
+            to: Some(to),
+            result: Ok(0),
+        }
+    }
+
+    pub(crate) fn unaddressed(buf: B) -> Self {
+        SendTo {
+            buf,
+            to: None,
             result: Ok(0),
         }
     }
@@ -228,7 +238,11 @@ impl<B: IoBuf> Reactive for SendTo<B> {
     type Args = (io::Result<usize>, B);
 
     fn perform(&mut self, fd: RawFd) -> Progress {
-        let (data, to) = (self.buf.as_slice(), &self.to);
+        let data = self.buf.as_slice();
+        let Some(to) = &self.to else {
+            self.result = Err(io::ErrorKind::InvalidInput.into());
+            return Progress::Done;
+        };
         match attempt(|| with_sock(fd, |s| s.send_to(data, to))) {
             None => Progress::Pending,
             Some(r) => {

@@ -8,7 +8,7 @@
 
 pub(crate) mod resolver;
 mod tcp;
-mod udp;
+pub(crate) mod udp;
 
 pub use resolver::Resolver;
 pub use tcp::{TcpAcceptor, TcpSocket, TcpSocketRef, DEFAULT_BACKLOG};

@@ -4,13 +4,14 @@ use super::{domain_of, ip, new_socket};
 use crate::buf::{IoBuf, IoBufMut};
 use crate::compose::AsyncConnect;
 use crate::executor::IoExecutor;
-use crate::io::ops::{with_sock, Accept, ConnectWait, Io};
+use crate::io::ops::{with_sock, Accept, Io};
+use crate::io::ConnectInit;
 use crate::io::IoCore;
 use crate::reactor::op::{OpKind, Progress, RawFd, Reactive};
 use crate::stream::{impl_stream, AsyncReadStream, AsyncWriteStream};
 use crate::sync::Arc;
 use crate::token::{CompletionHandler, CompletionToken, Initiation};
-use socket2::{SockAddr, SockRef, Type};
+use socket2::{SockRef, Type};
 use std::fmt;
 use std::io;
 use std::net::{Shutdown, SocketAddr};
@@ -93,10 +94,7 @@ impl TcpSocket {
         addr: SocketAddr,
         token: T,
     ) -> T::Output {
-        token.launch(ConnectInit {
-            core: self.core.clone(),
-            addr,
-        })
+        token.launch(ConnectInit::new(&self.core, addr.into()))
     }
 
     /// Reads at least one byte into the spare capacity of `buf` (`Ok(0)` at
@@ -272,10 +270,7 @@ macro_rules! impl_connect {
                 ep: SocketAddr,
                 token: T,
             ) -> T::Output {
-                token.launch(ConnectInit {
-                    core: self.core.clone(),
-                    addr: ep,
-                })
+                token.launch(ConnectInit::new(&self.core, ep.into()))
             }
 
             fn close_for_retry(&self) -> io::Result<()> {
@@ -290,32 +285,6 @@ macro_rules! impl_connect {
 }
 impl_connect!(TcpSocket);
 impl_connect!(TcpSocketRef);
-
-struct ConnectInit {
-    core: Arc<IoCore>,
-    addr: SocketAddr,
-}
-
-impl Initiation<(io::Result<()>,)> for ConnectInit {
-    fn initiate<H: CompletionHandler<(io::Result<()>,)>>(self, handler: H) {
-        let core = &self.core;
-        if !core.is_open() {
-            if let Err(e) =
-                new_socket(domain_of(&self.addr), Type::STREAM).and_then(|fd| core.open(fd))
-            {
-                return core.complete_with(ConnectWait::new(), handler, Err(e));
-            }
-        }
-        let addr = SockAddr::from(self.addr);
-        match core.fd(|fd| with_sock(fd, |s| s.connect(&addr))) {
-            Ok(()) => core.complete_with(ConnectWait::new(), handler, Ok(())),
-            Err(e) if e.raw_os_error() == Some(libc::EINPROGRESS) => {
-                core.start(OpKind::Write, ConnectWait::new(), handler, false)
-            }
-            Err(e) => core.complete_with(ConnectWait::new(), handler, Err(e)),
-        }
-    }
-}
 
 /// A listening TCP socket (Asio's `ip::tcp::acceptor`).
 ///

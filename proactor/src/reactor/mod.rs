@@ -13,6 +13,8 @@
 
 pub(crate) mod descriptor;
 pub(crate) mod op;
+#[cfg(all(test, not(loom)))]
+mod tests;
 pub(crate) mod timer_queue;
 
 use crate::op::queue::OpQueue;

@@ -286,6 +286,13 @@ impl Scheduler {
         self.idle.idle.wake_all(self.task());
     }
 
+    /// True while a thread is blocked in the task (for tests that need the
+    /// reactor to be waiting).
+    #[cfg(all(test, not(loom)))]
+    pub(crate) fn task_blocked(&self) -> bool {
+        self.idle.idle.state() & idle::TASK_BLOCKED != 0
+    }
+
     /// True if no thread can be waiting for this wake-up.
     #[cfg(not(loom))]
     pub(crate) fn nobody_idle(&self) -> bool {

@@ -1,0 +1,461 @@
+//! Unix-domain sockets (Asio's `local::stream_protocol` and
+//! `local::datagram_protocol`): [`UnixAcceptor`], [`UnixSocket`] and
+//! [`UnixDatagram`].
+
+use crate::buf::{IoBuf, IoBufMut};
+use crate::compose::AsyncConnect;
+use crate::executor::IoExecutor;
+use crate::io::ops::{with_sock, Accept, ConnectWait, Io, ReadSome, RecvFrom, SendTo, WriteSome};
+use crate::io::{ConnectInit, FailWith, IoCore};
+use crate::net::new_socket;
+use crate::net::udp::Start;
+use crate::reactor::op::{OpKind, Progress, RawFd, Reactive};
+use crate::stream::{impl_stream, AsyncReadStream, AsyncWriteStream};
+use crate::sync::Arc;
+use crate::token::CompletionToken;
+use socket2::{Domain, SockAddr, SockRef, Socket, Type};
+use std::fmt;
+use std::io;
+use std::net::Shutdown;
+use std::os::fd::OwnedFd;
+use std::path::{Path, PathBuf};
+
+fn path_of(a: io::Result<SockAddr>) -> io::Result<Option<PathBuf>> {
+    Ok(a?.as_pathname().map(Path::to_path_buf))
+}
+
+fn unix_addr(path: &Path) -> io::Result<SockAddr> {
+    SockAddr::unix(path)
+}
+
+/// A connected Unix stream socket.
+///
+/// ```
+/// use proactor::local::UnixSocket;
+/// use proactor::{async_read, async_write, IoContext};
+///
+/// let ctx = IoContext::new()?;
+/// let (a, b) = UnixSocket::pair(&ctx.executor())?;
+/// async_write(&a, b"ping", |r: std::io::Result<usize>, _: &'static [u8; 4]| assert_eq!(r.unwrap(), 4));
+/// async_read(&b, Vec::with_capacity(4), |r: std::io::Result<usize>, buf: Vec<u8>| {
+///     assert_eq!(&buf[..], b"ping");
+/// });
+/// ctx.run();
+/// # Ok::<(), std::io::Error>(())
+/// ```
+pub struct UnixSocket {
+    core: Arc<IoCore>,
+}
+
+impl_stream!(UnixSocket, Io::Socket);
+
+impl UnixSocket {
+    /// A closed socket on `ex`'s context (opened by `async_connect`).
+    pub fn new(ex: &IoExecutor) -> UnixSocket {
+        UnixSocket {
+            core: Arc::new(IoCore::new(ex)),
+        }
+    }
+
+    fn from_fd(ex: &IoExecutor, fd: OwnedFd) -> io::Result<UnixSocket> {
+        Ok(UnixSocket {
+            core: Arc::new(IoCore::with_fd(ex, fd)?),
+        })
+    }
+
+    /// Two sockets connected to each other.
+    pub fn pair(ex: &IoExecutor) -> io::Result<(UnixSocket, UnixSocket)> {
+        let (a, b) = socket_pair(Type::STREAM)?;
+        Ok((Self::from_fd(ex, a)?, Self::from_fd(ex, b)?))
+    }
+
+    /// Connects to the socket bound at `path`.
+    pub fn async_connect<T: CompletionToken<(io::Result<()>,)>>(
+        &self,
+        path: impl AsRef<Path>,
+        token: T,
+    ) -> T::Output {
+        match unix_addr(path.as_ref()) {
+            Ok(addr) => token.launch(ConnectInit::new(&self.core, addr)),
+            Err(e) => token.launch(FailWith::new(&self.core, ConnectWait::new(), e)),
+        }
+    }
+
+    /// Reads at least one byte into the spare capacity of `buf`.
+    pub fn async_read_some<B: IoBufMut, T: CompletionToken<(io::Result<usize>, B)>>(
+        &self,
+        buf: B,
+        token: T,
+    ) -> T::Output {
+        AsyncReadStream::async_read_some(self, buf, token)
+    }
+
+    /// Writes at least one byte of `buf[..len]`.
+    pub fn async_write_some<B: IoBuf, T: CompletionToken<(io::Result<usize>, B)>>(
+        &self,
+        buf: B,
+        token: T,
+    ) -> T::Output {
+        AsyncWriteStream::async_write_some(self, buf, token)
+    }
+
+    /// The bound path, if any.
+    pub fn local_addr(&self) -> io::Result<Option<PathBuf>> {
+        path_of(self.core.fd(|fd| with_sock(fd, |s| s.local_addr())))
+    }
+
+    /// The peer's bound path, if any.
+    pub fn peer_addr(&self) -> io::Result<Option<PathBuf>> {
+        path_of(self.core.fd(|fd| with_sock(fd, |s| s.peer_addr())))
+    }
+
+    /// Shuts down the reading side, the writing side, or both.
+    pub fn shutdown(&self, how: Shutdown) -> io::Result<()> {
+        self.core.fd(|fd| with_sock(fd, |s| s.shutdown(how)))
+    }
+
+    /// Pending operations complete with "operation aborted".
+    pub fn cancel(&self) {
+        self.core.cancel()
+    }
+
+    /// Closes the socket; pending operations complete with "operation
+    /// aborted".
+    pub fn close(&self) -> io::Result<()> {
+        self.core.close()
+    }
+
+    /// The executor the handlers run on.
+    pub fn executor(&self) -> &IoExecutor {
+        self.core.executor()
+    }
+}
+
+impl Drop for UnixSocket {
+    fn drop(&mut self) {
+        let _ = self.core.close();
+    }
+}
+
+impl fmt::Debug for UnixSocket {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("UnixSocket").finish_non_exhaustive()
+    }
+}
+
+/// A reference to a [`UnixSocket`] for [`async_connect`](crate::async_connect).
+#[derive(Clone)]
+pub struct UnixSocketRef {
+    core: Arc<IoCore>,
+}
+
+impl fmt::Debug for UnixSocketRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("UnixSocketRef").finish_non_exhaustive()
+    }
+}
+
+macro_rules! impl_connect {
+    ($ty:ty) => {
+        impl AsyncConnect for $ty {
+            type Endpoint = PathBuf;
+            type ConnectRef = UnixSocketRef;
+
+            fn connect_ref(&self) -> UnixSocketRef {
+                UnixSocketRef {
+                    core: self.core.clone(),
+                }
+            }
+
+            fn async_connect_one<T: CompletionToken<(io::Result<()>,)>>(
+                &self,
+                ep: PathBuf,
+                token: T,
+            ) -> T::Output {
+                match unix_addr(&ep) {
+                    Ok(addr) => token.launch(ConnectInit::new(&self.core, addr)),
+                    Err(e) => token.launch(FailWith::new(&self.core, ConnectWait::new(), e)),
+                }
+            }
+
+            fn close_for_retry(&self) -> io::Result<()> {
+                self.core.close()
+            }
+
+            fn connect_executor(&self) -> IoExecutor {
+                self.core.executor().clone()
+            }
+        }
+    };
+}
+impl_connect!(UnixSocket);
+impl_connect!(UnixSocketRef);
+
+/// A listening Unix stream socket.
+///
+/// ```
+/// use proactor::local::{UnixAcceptor, UnixSocket};
+/// use proactor::IoContext;
+///
+/// let ctx = IoContext::new()?;
+/// let path = std::env::temp_dir().join(format!("proactor-doc-{}.sock", std::process::id()));
+/// let _ = std::fs::remove_file(&path);
+/// let acceptor = UnixAcceptor::bind(&ctx.executor(), &path)?;
+/// acceptor.async_accept(|r: std::io::Result<UnixSocket>| { r.unwrap(); });
+/// let client = UnixSocket::new(&ctx.executor());
+/// client.async_connect(&path, |r: std::io::Result<()>| r.unwrap());
+/// ctx.run();
+/// std::fs::remove_file(&path)?;
+/// # Ok::<(), std::io::Error>(())
+/// ```
+pub struct UnixAcceptor {
+    core: Arc<IoCore>,
+}
+
+impl UnixAcceptor {
+    /// Listens at `path` (which must not exist).
+    pub fn bind(ex: &IoExecutor, path: impl AsRef<Path>) -> io::Result<UnixAcceptor> {
+        let fd = new_socket(Domain::UNIX, Type::STREAM)?;
+        {
+            let s = SockRef::from(&fd);
+            s.bind(&unix_addr(path.as_ref())?)?;
+            s.listen(crate::net::DEFAULT_BACKLOG)?;
+        }
+        Ok(UnixAcceptor {
+            core: Arc::new(IoCore::with_fd(ex, fd)?),
+        })
+    }
+
+    /// The path it listens at.
+    pub fn local_addr(&self) -> io::Result<Option<PathBuf>> {
+        path_of(self.core.fd(|fd| with_sock(fd, |s| s.local_addr())))
+    }
+
+    /// Accepts a connection.
+    pub fn async_accept<T: CompletionToken<(io::Result<UnixSocket>,)>>(
+        &self,
+        token: T,
+    ) -> T::Output {
+        token.launch(Start {
+            core: self.core.clone(),
+            op: AcceptUnix {
+                accept: Accept::new(),
+                ex: self.core.executor().clone(),
+            },
+            kind: OpKind::Read,
+        })
+    }
+
+    /// Pending accepts complete with "operation aborted".
+    pub fn cancel(&self) {
+        self.core.cancel()
+    }
+
+    /// Stops listening.
+    pub fn close(&self) -> io::Result<()> {
+        self.core.close()
+    }
+}
+
+impl Drop for UnixAcceptor {
+    fn drop(&mut self) {
+        let _ = self.core.close();
+    }
+}
+
+impl fmt::Debug for UnixAcceptor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("UnixAcceptor").finish_non_exhaustive()
+    }
+}
+
+struct AcceptUnix {
+    accept: Accept,
+    ex: IoExecutor,
+}
+
+impl Reactive for AcceptUnix {
+    type Args = (io::Result<UnixSocket>,);
+
+    fn perform(&mut self, fd: RawFd) -> Progress {
+        self.accept.perform(fd)
+    }
+
+    fn fail(&mut self, e: io::Error) {
+        self.accept.fail(e)
+    }
+
+    fn into_args(self) -> Self::Args {
+        let (r,) = self.accept.into_args();
+        (r.and_then(|(fd, _)| UnixSocket::from_fd(&self.ex, fd)),)
+    }
+}
+
+/// A Unix datagram socket.
+///
+/// ```
+/// use proactor::local::UnixDatagram;
+/// use proactor::IoContext;
+///
+/// let ctx = IoContext::new()?;
+/// let (a, b) = UnixDatagram::pair(&ctx.executor())?;
+/// a.async_send(b"dgram", |r: std::io::Result<usize>, _: &'static [u8; 5]| assert_eq!(r.unwrap(), 5));
+/// b.async_receive(Vec::with_capacity(16), |r: std::io::Result<usize>, buf: Vec<u8>| {
+///     assert_eq!(&buf[..r.unwrap()], b"dgram");
+/// });
+/// ctx.run();
+/// # Ok::<(), std::io::Error>(())
+/// ```
+pub struct UnixDatagram {
+    core: Arc<IoCore>,
+}
+
+impl UnixDatagram {
+    /// A socket bound at `path`.
+    pub fn bind(ex: &IoExecutor, path: impl AsRef<Path>) -> io::Result<UnixDatagram> {
+        let fd = new_socket(Domain::UNIX, Type::DGRAM)?;
+        SockRef::from(&fd).bind(&unix_addr(path.as_ref())?)?;
+        Self::from_fd(ex, fd)
+    }
+
+    /// A socket bound nowhere (it can send, and receive replies only if
+    /// connected).
+    pub fn unbound(ex: &IoExecutor) -> io::Result<UnixDatagram> {
+        Self::from_fd(ex, new_socket(Domain::UNIX, Type::DGRAM)?)
+    }
+
+    /// Two sockets connected to each other.
+    pub fn pair(ex: &IoExecutor) -> io::Result<(UnixDatagram, UnixDatagram)> {
+        let (a, b) = socket_pair(Type::DGRAM)?;
+        Ok((Self::from_fd(ex, a)?, Self::from_fd(ex, b)?))
+    }
+
+    fn from_fd(ex: &IoExecutor, fd: OwnedFd) -> io::Result<UnixDatagram> {
+        Ok(UnixDatagram {
+            core: Arc::new(IoCore::with_fd(ex, fd)?),
+        })
+    }
+
+    /// Sets the default destination (and only accepted source).
+    pub fn connect(&self, path: impl AsRef<Path>) -> io::Result<()> {
+        let addr = unix_addr(path.as_ref())?;
+        self.core.fd(|fd| with_sock(fd, |s| s.connect(&addr)))
+    }
+
+    /// The bound path, if any.
+    pub fn local_addr(&self) -> io::Result<Option<PathBuf>> {
+        path_of(self.core.fd(|fd| with_sock(fd, |s| s.local_addr())))
+    }
+
+    /// Sends `buf[..len]` as one datagram to the socket at `path`.
+    pub fn async_send_to<B: IoBuf, T: CompletionToken<(io::Result<usize>, B)>>(
+        &self,
+        buf: B,
+        path: impl AsRef<Path>,
+        token: T,
+    ) -> T::Output {
+        match unix_addr(path.as_ref()) {
+            Ok(to) => token.launch(Start {
+                core: self.core.clone(),
+                op: SendTo::new(buf, to),
+                kind: OpKind::Write,
+            }),
+            Err(e) => token.launch(FailWith::new(&self.core, SendTo::unaddressed(buf), e)),
+        }
+    }
+
+    /// Receives one datagram; the token gets its length and the sender's
+    /// path (if bound).
+    pub fn async_receive_from<
+        B: IoBufMut,
+        T: CompletionToken<(io::Result<(usize, Option<PathBuf>)>, B)>,
+    >(
+        &self,
+        buf: B,
+        token: T,
+    ) -> T::Output {
+        token.launch(Start {
+            core: self.core.clone(),
+            op: RecvFromPath(RecvFrom::new(buf)),
+            kind: OpKind::Read,
+        })
+    }
+
+    /// Sends `buf[..len]` to the connected peer.
+    pub fn async_send<B: IoBuf, T: CompletionToken<(io::Result<usize>, B)>>(
+        &self,
+        buf: B,
+        token: T,
+    ) -> T::Output {
+        token.launch(Start {
+            core: self.core.clone(),
+            op: WriteSome::new(buf, Io::Socket),
+            kind: OpKind::Write,
+        })
+    }
+
+    /// Receives one datagram from the connected peer.
+    pub fn async_receive<B: IoBufMut, T: CompletionToken<(io::Result<usize>, B)>>(
+        &self,
+        buf: B,
+        token: T,
+    ) -> T::Output {
+        token.launch(Start {
+            core: self.core.clone(),
+            op: ReadSome::new(buf, Io::Socket, false),
+            kind: OpKind::Read,
+        })
+    }
+
+    /// Pending operations complete with "operation aborted".
+    pub fn cancel(&self) {
+        self.core.cancel()
+    }
+
+    /// Closes the socket.
+    pub fn close(&self) -> io::Result<()> {
+        self.core.close()
+    }
+}
+
+impl Drop for UnixDatagram {
+    fn drop(&mut self) {
+        let _ = self.core.close();
+    }
+}
+
+impl fmt::Debug for UnixDatagram {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("UnixDatagram").finish_non_exhaustive()
+    }
+}
+
+fn socket_pair(ty: Type) -> io::Result<(OwnedFd, OwnedFd)> {
+    let (a, b) = Socket::pair(Domain::UNIX, ty, None)?;
+    a.set_nonblocking(true)?;
+    b.set_nonblocking(true)?;
+    Ok((a.into(), b.into()))
+}
+
+/// `RecvFrom` with the sender as a path.
+struct RecvFromPath<B>(RecvFrom<B>);
+
+impl<B: IoBufMut> Reactive for RecvFromPath<B> {
+    type Args = (io::Result<(usize, Option<PathBuf>)>, B);
+
+    fn perform(&mut self, fd: RawFd) -> Progress {
+        self.0.perform(fd)
+    }
+
+    fn fail(&mut self, e: io::Error) {
+        self.0.fail(e)
+    }
+
+    fn into_args(self) -> Self::Args {
+        let (r, buf) = self.0.into_args();
+        (
+            r.map(|(n, from)| (n, from.as_pathname().map(Path::to_path_buf))),
+            buf,
+        )
+    }
+}

@@ -1,0 +1,202 @@
+//! Timers.
+
+mod common;
+
+use common::{Counter, HANG};
+use proactor::error::is_operation_aborted;
+use proactor::{IoContext, SteadyTimer, SystemTimer};
+use std::io;
+use std::sync::{mpsc, Arc, Mutex};
+use std::thread;
+use std::time::{Duration, Instant, SystemTime};
+
+#[test]
+fn a_thousand_timers_fire_in_expiry_order() {
+    let ctx = IoContext::new().unwrap();
+    let order = Arc::new(Mutex::new(Vec::new()));
+    let base = Instant::now() + Duration::from_millis(20);
+    // Distinct expiries 0..100 ms apart, set in a scrambled order.
+    let mut timers = Vec::new();
+    for i in 0..1000u64 {
+        let k = (i * 7919) % 1000;
+        let t = SteadyTimer::new(&ctx.executor());
+        t.expires_at(base + Duration::from_micros(k * 100));
+        let order = order.clone();
+        t.async_wait(move |r: io::Result<()>| {
+            r.unwrap();
+            order.lock().unwrap().push(k);
+        });
+        timers.push(t);
+    }
+    assert_eq!(ctx.run(), 1000);
+    let order = order.lock().unwrap();
+    assert_eq!(order.len(), 1000);
+    assert!(
+        order.windows(2).all(|w| w[0] < w[1]),
+        "fired out of expiry order"
+    );
+    assert!(Instant::now() >= base + Duration::from_micros(99_900));
+}
+
+#[test]
+fn cancel_completes_every_pending_wait_aborted_and_counts_them() {
+    let ctx = IoContext::new().unwrap();
+    let t = SteadyTimer::new(&ctx.executor());
+    t.expires_after(HANG);
+    let aborted = Counter::new();
+    for _ in 0..3 {
+        let a = aborted.clone();
+        t.async_wait(move |r: io::Result<()>| {
+            assert!(is_operation_aborted(&r.unwrap_err()));
+            a.inc();
+        });
+    }
+    assert_eq!(t.cancel(), 3);
+    assert_eq!(t.cancel(), 0, "nothing left to cancel");
+    assert_eq!(ctx.run(), 3);
+    assert_eq!(aborted.get(), 3);
+}
+
+#[test]
+fn expires_after_cancels_a_pending_wait() {
+    let ctx = IoContext::new().unwrap();
+    let t = SteadyTimer::new(&ctx.executor());
+    t.expires_after(HANG);
+    let log = Arc::new(Mutex::new(Vec::new()));
+    let l = log.clone();
+    t.async_wait(move |r: io::Result<()>| {
+        l.lock()
+            .unwrap()
+            .push(("first", is_operation_aborted(&r.unwrap_err())))
+    });
+    assert_eq!(t.expires_after(Duration::from_millis(10)), 1);
+    let l = log.clone();
+    t.async_wait(move |r: io::Result<()>| l.lock().unwrap().push(("second", r.is_err())));
+    ctx.run();
+    assert_eq!(*log.lock().unwrap(), [("first", true), ("second", false)]);
+}
+
+#[test]
+fn expiry_is_exactly_what_was_set() {
+    let ctx = IoContext::new().unwrap();
+    let t = SteadyTimer::new(&ctx.executor());
+    let when = Instant::now() + Duration::from_millis(1234);
+    t.expires_at(when);
+    assert_eq!(t.expiry(), when);
+    let s = SystemTimer::new(&ctx.executor());
+    let wall = SystemTime::UNIX_EPOCH + Duration::from_secs(4_000_000_000);
+    s.expires_at(wall);
+    assert_eq!(s.expiry(), wall);
+}
+
+#[test]
+fn a_due_timer_never_completes_inside_async_wait() {
+    for (mode, ctx) in common::contexts() {
+        let t = SteadyTimer::new(&ctx.executor());
+        t.expires_at(Instant::now() - Duration::from_secs(1));
+        let n = Counter::new();
+        let n2 = n.clone();
+        t.async_wait(move |r: io::Result<()>| {
+            r.unwrap();
+            n2.inc();
+        });
+        assert_eq!(n.get(), 0, "{mode}: ran inside async_wait");
+        assert_eq!(ctx.run(), 1, "{mode}");
+        assert_eq!(n.get(), 1);
+    }
+}
+
+#[test]
+fn cancel_from_another_thread() {
+    let ctx = Arc::new(IoContext::new().unwrap());
+    let t = Arc::new(SteadyTimer::new(&ctx.executor()));
+    t.expires_after(HANG);
+    let (tx, rx) = mpsc::channel();
+    t.async_wait(move |r: io::Result<()>| tx.send(r).unwrap());
+    let c = ctx.clone();
+    let runner = thread::spawn(move || c.run());
+    let t0 = Instant::now();
+    let t2 = t.clone();
+    thread::spawn(move || assert_eq!(t2.cancel(), 1))
+        .join()
+        .unwrap();
+    let r = rx.recv_timeout(HANG).expect("the cancelled wait completed");
+    assert!(is_operation_aborted(&r.unwrap_err()));
+    assert!(t0.elapsed() < HANG);
+    runner.join().unwrap();
+}
+
+#[test]
+fn dropping_a_timer_aborts_its_waits() {
+    let ctx = IoContext::new().unwrap();
+    let t = SteadyTimer::new(&ctx.executor());
+    t.expires_after(HANG);
+    let (tx, rx) = mpsc::channel();
+    t.async_wait(move |r: io::Result<()>| tx.send(r).unwrap());
+    drop(t);
+    ctx.run();
+    assert!(is_operation_aborted(&rx.recv().unwrap().unwrap_err()));
+}
+
+#[test]
+fn dropping_the_context_drops_pending_waits_unrun() {
+    let ctx = IoContext::new().unwrap();
+    let t = SteadyTimer::new(&ctx.executor());
+    t.expires_after(HANG);
+    let dropped = Counter::new();
+    let probe = common::DropProbe(dropped.clone());
+    t.async_wait(move |_: io::Result<()>| {
+        let _ = &probe;
+        panic!("must not run");
+    });
+    drop(ctx);
+    assert_eq!(dropped.get(), 1);
+    // The timer outlives its context: cancelling is harmless.
+    assert_eq!(t.cancel(), 0);
+}
+
+#[test]
+fn system_timer_fires() {
+    let ctx = IoContext::new().unwrap();
+    let t = SystemTimer::new(&ctx.executor());
+    let when = SystemTime::now() + Duration::from_millis(15);
+    t.expires_at(when);
+    let fired = Counter::new();
+    let f = fired.clone();
+    t.async_wait(move |r: io::Result<()>| {
+        r.unwrap();
+        assert!(SystemTime::now() >= when);
+        f.inc();
+    });
+    ctx.run();
+    assert_eq!(fired.get(), 1);
+}
+
+#[test]
+fn blocking_wait() {
+    let ctx = IoContext::new().unwrap();
+    let t = SteadyTimer::new(&ctx.executor());
+    let when = Instant::now() + Duration::from_millis(15);
+    t.expires_at(when);
+    t.wait().unwrap();
+    assert!(Instant::now() >= when);
+}
+
+#[test]
+fn timers_on_two_threads() {
+    let ctx = Arc::new(IoContext::new().unwrap());
+    let fired = Counter::new();
+    let mut timers = Vec::new();
+    for i in 0..200 {
+        let t = SteadyTimer::new(&ctx.executor());
+        t.expires_after(Duration::from_micros(i * 50));
+        let f = fired.clone();
+        t.async_wait(move |r: io::Result<()>| {
+            r.unwrap();
+            f.inc();
+        });
+        timers.push(t);
+    }
+    assert_eq!(common::run_on_threads(&ctx, 2), 200);
+    assert_eq!(fired.get(), 200);
+}

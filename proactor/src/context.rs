@@ -265,7 +265,7 @@ impl IoContext {
     }
 }
 
-#[cfg(all(test, not(loom)))]
+#[cfg(test)]
 impl IoContext {
     pub(crate) fn scheduler(&self) -> &Arc<Scheduler> {
         &self.sched

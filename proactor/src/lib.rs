@@ -30,31 +30,39 @@
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(missing_docs)]
 
-mod buf;
 mod call_stack;
-mod compose;
 mod context;
 pub mod error;
 mod executor;
-mod io;
-#[cfg(unix)]
-pub mod local;
-#[cfg(unix)]
-pub mod net;
 mod op;
-#[cfg(unix)]
-pub mod posix;
-mod reactor;
 mod scheduler;
-#[cfg(unix)]
-mod signal;
 mod strand;
-mod stream;
 mod sync;
 mod sys;
 mod thread_pool;
-mod timer;
 mod work_guard;
+
+// I/O (left out of loom builds, which model the core only).
+#[cfg(not(loom))]
+mod buf;
+#[cfg(not(loom))]
+mod compose;
+#[cfg(all(unix, not(loom)))]
+mod io;
+#[cfg(all(unix, not(loom)))]
+pub mod local;
+#[cfg(all(unix, not(loom)))]
+pub mod net;
+#[cfg(all(unix, not(loom)))]
+pub mod posix;
+#[cfg(not(loom))]
+mod reactor;
+#[cfg(all(unix, not(loom)))]
+mod signal;
+#[cfg(not(loom))]
+mod stream;
+#[cfg(not(loom))]
+mod timer;
 
 #[cfg(not(loom))]
 mod future;
@@ -67,18 +75,24 @@ pub mod token;
 #[doc = include_str!("../../README.md")]
 pub struct ReadmeDoctests;
 
+#[cfg(not(loom))]
 pub use buf::{IoBuf, IoBufMut};
+#[cfg(not(loom))]
 pub use compose::{
     async_connect, async_read, async_read_until, async_read_until_max, async_write, AsyncConnect,
     Delimiter,
 };
 pub use context::IoContext;
 pub use executor::{Executor, IoExecutor};
-#[cfg(unix)]
+#[cfg(all(unix, not(loom)))]
 pub use signal::SignalSet;
 pub use strand::Strand;
-pub use stream::{AsyncReadStream, AsyncWriteStream, StreamRef};
+#[cfg(all(unix, not(loom)))]
+pub use stream::StreamRef;
+#[cfg(not(loom))]
+pub use stream::{AsyncReadStream, AsyncWriteStream};
 pub use thread_pool::ThreadPool;
+#[cfg(not(loom))]
 pub use timer::{SteadyTimer, SystemTimer};
 pub use work_guard::{make_work_guard, WorkGuard};
 

@@ -11,12 +11,11 @@
 //! descriptor") rather than hang.
 
 use crate::buf::{IoBuf, IoBufMut};
-use crate::executor::IoExecutor;
-use crate::io::IoCore;
-use crate::sync::Arc;
 use crate::token::CompletionToken;
-use std::fmt;
 use std::io;
+
+#[cfg(unix)]
+pub use stream_ref::StreamRef;
 
 /// A stream that reads some bytes at a time.
 pub trait AsyncReadStream: Send + Sync {
@@ -51,75 +50,88 @@ pub trait AsyncWriteStream: Send + Sync {
     ) -> T::Output;
 }
 
-/// A reference to one of proactor's streams (TCP or Unix socket, stream
-/// descriptor): what composed operations hold. It does not keep the stream
-/// open.
-///
-/// ```
-/// use proactor::net::TcpSocket;
-/// use proactor::{AsyncReadStream, IoContext};
-///
-/// let ctx = IoContext::new()?;
-/// let socket = TcpSocket::new(&ctx.executor());
-/// let r = socket.read_ref();
-/// drop(socket); // closes the socket; `r` now fails every operation
-/// r.async_read_some(Vec::with_capacity(8), |res: std::io::Result<usize>, _buf: Vec<u8>| {
-///     assert!(res.is_err());
-/// });
-/// ctx.run();
-/// # Ok::<(), std::io::Error>(())
-/// ```
-#[derive(Clone)]
-pub struct StreamRef {
-    pub(crate) core: Arc<IoCore>,
-    pub(crate) how: crate::io::ops::Io,
-}
+#[cfg(unix)]
+mod stream_ref {
+    use super::{AsyncReadStream, AsyncWriteStream};
+    use crate::buf::{IoBuf, IoBufMut};
+    use crate::executor::IoExecutor;
+    use crate::io::IoCore;
+    use crate::sync::Arc;
+    use crate::token::CompletionToken;
+    use std::fmt;
+    use std::io;
 
-impl StreamRef {
-    /// The executor the stream's handlers run on.
-    pub fn executor(&self) -> &IoExecutor {
-        self.core.executor()
+    /// A reference to one of proactor's streams (TCP or Unix socket, stream
+    /// descriptor): what composed operations hold. It does not keep the stream
+    /// open.
+    ///
+    /// ```
+    /// use proactor::net::TcpSocket;
+    /// use proactor::{AsyncReadStream, IoContext};
+    ///
+    /// let ctx = IoContext::new()?;
+    /// let socket = TcpSocket::new(&ctx.executor());
+    /// let r = socket.read_ref();
+    /// drop(socket); // closes the socket; `r` now fails every operation
+    /// r.async_read_some(Vec::with_capacity(8), |res: std::io::Result<usize>, _buf: Vec<u8>| {
+    ///     assert!(res.is_err());
+    /// });
+    /// ctx.run();
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    #[derive(Clone)]
+    pub struct StreamRef {
+        pub(crate) core: Arc<IoCore>,
+        pub(crate) how: crate::io::ops::Io,
+    }
+
+    impl StreamRef {
+        /// The executor the stream's handlers run on.
+        pub fn executor(&self) -> &IoExecutor {
+            self.core.executor()
+        }
+    }
+
+    impl AsyncReadStream for StreamRef {
+        type ReadRef = StreamRef;
+
+        fn read_ref(&self) -> StreamRef {
+            self.clone()
+        }
+
+        fn async_read_some<B: IoBufMut, T: CompletionToken<(io::Result<usize>, B)>>(
+            &self,
+            buf: B,
+            token: T,
+        ) -> T::Output {
+            crate::io::start_read(&self.core, self.how, buf, token)
+        }
+    }
+
+    impl AsyncWriteStream for StreamRef {
+        type WriteRef = StreamRef;
+
+        fn write_ref(&self) -> StreamRef {
+            self.clone()
+        }
+
+        fn async_write_some<B: IoBuf, T: CompletionToken<(io::Result<usize>, B)>>(
+            &self,
+            buf: B,
+            token: T,
+        ) -> T::Output {
+            crate::io::start_write(&self.core, self.how, buf, token)
+        }
+    }
+
+    impl fmt::Debug for StreamRef {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.debug_struct("StreamRef").finish_non_exhaustive()
+        }
     }
 }
 
-impl AsyncReadStream for StreamRef {
-    type ReadRef = StreamRef;
-
-    fn read_ref(&self) -> StreamRef {
-        self.clone()
-    }
-
-    fn async_read_some<B: IoBufMut, T: CompletionToken<(io::Result<usize>, B)>>(
-        &self,
-        buf: B,
-        token: T,
-    ) -> T::Output {
-        crate::io::start_read(&self.core, self.how, buf, token)
-    }
-}
-
-impl AsyncWriteStream for StreamRef {
-    type WriteRef = StreamRef;
-
-    fn write_ref(&self) -> StreamRef {
-        self.clone()
-    }
-
-    fn async_write_some<B: IoBuf, T: CompletionToken<(io::Result<usize>, B)>>(
-        &self,
-        buf: B,
-        token: T,
-    ) -> T::Output {
-        crate::io::start_write(&self.core, self.how, buf, token)
-    }
-}
-
-impl fmt::Debug for StreamRef {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("StreamRef").finish_non_exhaustive()
-    }
-}
-
+#[cfg(unix)]
 /// Implements the stream traits for a type whose `core` field is an
 /// `Arc<IoCore>`, reading and writing with `$how`.
 macro_rules! impl_stream {
@@ -169,4 +181,5 @@ macro_rules! impl_stream {
         }
     };
 }
+#[cfg(unix)]
 pub(crate) use impl_stream;

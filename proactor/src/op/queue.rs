@@ -54,6 +54,7 @@ impl OpQueue {
     }
 
     /// The oldest operation, still queued.
+    #[cfg_attr(loom, allow(dead_code))] // used by the reactor
     #[inline]
     pub(crate) fn front(&self) -> Option<NonNull<OpHeader>> {
         NonNull::new(self.head.get())

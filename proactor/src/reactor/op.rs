@@ -8,6 +8,8 @@
 //! scheduler [`OpHeader`], so the finished operation is queued on the
 //! scheduler as it is, and completing it runs the handler.
 
+#![cfg_attr(not(unix), allow(dead_code))]
+
 use crate::op::{recycle, Action, OpHeader, OpPtr};
 use crate::token::CompletionHandler;
 use std::alloc::Layout;

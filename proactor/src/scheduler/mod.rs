@@ -40,13 +40,16 @@ use crate::call_stack::{self, Frame};
 use crate::op::mpsc::Mpsc;
 use crate::op::queue::OpQueue;
 use crate::op::{OpHeader, OpPtr};
+#[cfg(not(loom))]
 use crate::reactor::{Reactor, ReactorTask};
 use crate::sync::{
-    self, Arc, AtomicBool, CachePadded, Instant, Mutex, OnceLock, Ordering::*, ParkingGuard,
-    ParkingLock,
+    self, AtomicBool, CachePadded, Instant, OnceLock, Ordering::*, ParkingGuard, ParkingLock,
 };
+#[cfg(not(loom))]
+use crate::sync::{Arc, Mutex};
 use busy::Busy;
 use idle::{Idle, SHUTDOWN};
+#[cfg(not(loom))]
 use std::io;
 use std::ptr::NonNull;
 use std::time::Duration;
@@ -81,10 +84,12 @@ struct Flags {
     one_thread: bool,
     task: OnceLock<Box<dyn Task>>,
     /// The I/O backend, created with the first I/O object.
+    #[cfg(not(loom))]
     reactor: OnceLock<Arc<Reactor>>,
+    #[cfg(not(loom))]
     reactor_init: Mutex<()>,
     /// The host-name lookup thread, started with the first lookup.
-    #[cfg(unix)]
+    #[cfg(all(unix, not(loom)))]
     resolver: OnceLock<Arc<crate::net::resolver::Worker>>,
     /// Sentinel standing for the task in the queue.
     task_op: NonNull<OpHeader>,
@@ -133,9 +138,11 @@ impl Scheduler {
                 stopped: AtomicBool::new(false),
                 one_thread: concurrency_hint == 1,
                 task: OnceLock::new(),
+                #[cfg(not(loom))]
                 reactor: OnceLock::new(),
+                #[cfg(not(loom))]
                 reactor_init: Mutex::new(()),
-                #[cfg(unix)]
+                #[cfg(all(unix, not(loom)))]
                 resolver: OnceLock::new(),
                 task_op: NonNull::from(Box::leak(task_op)),
             }),
@@ -204,12 +211,14 @@ impl Scheduler {
     /// Queues a finished I/O operation that held one unit of work (see
     /// [`Scheduler::work_started`]), releasing the unit: the queued
     /// operation is work by being in the queue.
+    #[cfg_attr(loom, allow(dead_code))] // used by the I/O layers
     pub(crate) fn post_completion(&self, op: OpPtr) {
         self.post(op);
         self.work_finished(1);
     }
 
     /// As [`Scheduler::post_completion`] for `n` operations at once.
+    #[cfg_attr(loom, allow(dead_code))] // used by the I/O layers
     pub(crate) fn post_completions(&self, ops: OpQueue, n: usize) {
         if let Some(chain) = ops.take() {
             self.queue.push_chain(chain);
@@ -221,6 +230,7 @@ impl Scheduler {
     /// Completes a finished I/O operation right here, from inside a
     /// handler of this scheduler (the thread is busy, so releasing the
     /// operation's unit first cannot end the work).
+    #[cfg_attr(loom, allow(dead_code))] // used by the I/O layers
     pub(crate) fn complete_inline(&self, op: OpPtr) {
         self.work_finished(1);
         op.complete();
@@ -303,6 +313,7 @@ impl Scheduler {
 
     /// The context's I/O backend, created (and seated as the task) on first
     /// use.
+    #[cfg(not(loom))]
     pub(crate) fn reactor(&self) -> io::Result<&Arc<Reactor>> {
         if let Some(r) = self.flags.reactor.get() {
             return Ok(r);
@@ -324,6 +335,7 @@ impl Scheduler {
     }
 
     /// Installs the backend. The first call wins; later calls return false.
+    #[cfg_attr(loom, allow(dead_code))] // used by the I/O layers
     pub(crate) fn init_task(&self, task: Box<dyn Task>) -> bool {
         if self.flags.task.set(task).is_err() {
             return false;
@@ -334,7 +346,7 @@ impl Scheduler {
     }
 
     /// The context's resolver thread (started by its first job).
-    #[cfg(unix)]
+    #[cfg(all(unix, not(loom)))]
     pub(crate) fn resolver_worker(&self) -> &Arc<crate::net::resolver::Worker> {
         self.flags.resolver.get_or_init(Default::default)
     }
@@ -561,7 +573,7 @@ impl Scheduler {
     pub(crate) fn shutdown(&self) {
         self.idle.idle.set_shutdown();
         self.flags.stopped.store(true, SeqCst);
-        #[cfg(unix)]
+        #[cfg(all(unix, not(loom)))]
         if let Some(worker) = self.flags.resolver.get() {
             worker.stop();
         }

@@ -12,11 +12,17 @@ use std::sync::mpsc;
 fn bytes_out_bytes_mut_in() {
     let ctx = IoContext::new().unwrap();
     let (a, b) = UnixSocket::pair(&ctx.executor()).unwrap();
-    async_write(&a, Bytes::from_static(b"zero-copy"), |r: io::Result<usize>, _: Bytes| assert_eq!(r.unwrap(), 9));
+    async_write(
+        &a,
+        Bytes::from_static(b"zero-copy"),
+        |r: io::Result<usize>, _: Bytes| assert_eq!(r.unwrap(), 9),
+    );
     let mut buf = BytesMut::with_capacity(9);
     buf.extend_from_slice(b"");
     let (tx, rx) = mpsc::channel();
-    async_read(&b, buf, move |r: io::Result<usize>, buf: BytesMut| tx.send((r.unwrap(), buf)).unwrap());
+    async_read(&b, buf, move |r: io::Result<usize>, buf: BytesMut| {
+        tx.send((r.unwrap(), buf)).unwrap()
+    });
     ctx.run();
     let (n, buf) = rx.recv().unwrap();
     assert_eq!(n, 9);

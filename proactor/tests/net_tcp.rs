@@ -500,3 +500,41 @@ fn operations_on_a_never_opened_socket_fail() {
     ctx.run();
     assert!(rx.recv().unwrap().is_err());
 }
+
+#[test]
+fn dropping_the_context_drops_pending_io_handlers_unrun() {
+    let ctx = IoContext::new().unwrap();
+    let (client, server) = pair(&ctx);
+    let dropped = common::Counter::new();
+    let probe = common::DropProbe(dropped.clone());
+    server.async_read_some(
+        Vec::with_capacity(64),
+        move |_: io::Result<usize>, _: Vec<u8>| {
+            let _ = &probe;
+            panic!("must not run");
+        },
+    );
+    let probe = common::DropProbe(dropped.clone());
+    async_write(
+        &client,
+        vec![1u8; 32 << 20],
+        move |_: io::Result<usize>, _: Vec<u8>| {
+            let _ = &probe;
+            panic!("must not run");
+        },
+    );
+    drop(ctx);
+    assert_eq!(dropped.get(), 2);
+    // The sockets outlive their context: using and dropping them is
+    // harmless, and their handlers are dropped at once.
+    let probe = common::DropProbe(dropped.clone());
+    server.async_read_some(
+        Vec::with_capacity(8),
+        move |_: io::Result<usize>, _: Vec<u8>| {
+            let _ = &probe;
+            panic!("must not run");
+        },
+    );
+    assert_eq!(dropped.get(), 3);
+    drop((client, server));
+}

@@ -135,7 +135,52 @@ mod stream_ref {
 /// Implements the stream traits for a type whose `core` field is an
 /// `Arc<IoCore>`, reading and writing with `$how`.
 macro_rules! impl_stream {
-    ($ty:ty, $how:expr) => {
+    ($ty:ty, $path:literal, $how:expr) => {
+        impl $ty {
+            /// Reads at least one byte into the spare capacity of `buf`
+            /// (`Ok(0)` at end of stream); the token receives the count and
+            /// the buffer, with everything read, also on error.
+            ///
+            /// ```no_run
+            #[doc = concat!("# fn f(s: &", $path, ") {")]
+            /// s.async_read_some(Vec::with_capacity(4096), |r: std::io::Result<usize>, buf: Vec<u8>| {
+            ///     println!("{r:?}: {:?}", &buf[..]);
+            /// });
+            /// # }
+            /// ```
+            pub fn async_read_some<
+                B: $crate::IoBufMut,
+                T: $crate::CompletionToken<(std::io::Result<usize>, B)>,
+            >(
+                &self,
+                buf: B,
+                token: T,
+            ) -> T::Output {
+                $crate::io::start_read(&self.core, $how, buf, token)
+            }
+
+            /// Writes at least one byte of `buf[..len]`; the token receives
+            /// the count and the buffer.
+            ///
+            /// ```no_run
+            #[doc = concat!("# fn f(s: &", $path, ") {")]
+            /// s.async_write_some(b"hello".to_vec(), |r: std::io::Result<usize>, _: Vec<u8>| {
+            ///     println!("wrote {r:?}");
+            /// });
+            /// # }
+            /// ```
+            pub fn async_write_some<
+                B: $crate::IoBuf,
+                T: $crate::CompletionToken<(std::io::Result<usize>, B)>,
+            >(
+                &self,
+                buf: B,
+                token: T,
+            ) -> T::Output {
+                $crate::io::start_write(&self.core, $how, buf, token)
+            }
+        }
+
         impl $crate::stream::AsyncReadStream for $ty {
             type ReadRef = $crate::stream::StreamRef;
 

@@ -3,6 +3,8 @@
 //! context's reactor and starts operations on it.
 
 pub(crate) mod core;
+#[macro_use]
+pub(crate) mod object;
 #[cfg(unix)]
 pub(crate) mod ops;
 
@@ -170,3 +172,27 @@ mod fail {
 }
 
 pub(crate) use fail::FailWith;
+
+#[cfg(unix)]
+mod start_op {
+    use super::IoCore;
+    use crate::reactor::op::{OpKind, Reactive};
+    use crate::sync::Arc;
+    use crate::token::{CompletionHandler, Initiation};
+
+    /// Starts one reactor operation on a core.
+    pub(crate) struct Start<O> {
+        pub(crate) core: Arc<IoCore>,
+        pub(crate) op: O,
+        pub(crate) kind: OpKind,
+    }
+
+    impl<O: Reactive> Initiation<O::Args> for Start<O> {
+        fn initiate<H: CompletionHandler<O::Args>>(self, handler: H) {
+            self.core.start(self.kind, self.op, handler, true);
+        }
+    }
+}
+
+#[cfg(unix)]
+pub(crate) use start_op::Start;

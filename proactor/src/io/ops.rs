@@ -301,6 +301,45 @@ impl Reactive for Accept {
     }
 }
 
+/// A socket type an accepted descriptor can become.
+pub(crate) trait FromFd: Sized + Send + 'static {
+    fn from_fd(ex: &crate::IoExecutor, fd: std::os::fd::OwnedFd) -> io::Result<Self>;
+}
+
+/// Accepts a connection and wraps it as `S` on the acceptor's context.
+pub(crate) struct AcceptAs<S> {
+    accept: Accept,
+    ex: crate::IoExecutor,
+    _socket: std::marker::PhantomData<fn() -> S>,
+}
+
+impl<S: FromFd> AcceptAs<S> {
+    pub(crate) fn new(ex: &crate::IoExecutor) -> Self {
+        AcceptAs {
+            accept: Accept::new(),
+            ex: ex.clone(),
+            _socket: std::marker::PhantomData,
+        }
+    }
+}
+
+impl<S: FromFd> Reactive for AcceptAs<S> {
+    type Args = (io::Result<S>,);
+
+    fn perform(&mut self, fd: RawFd) -> Progress {
+        self.accept.perform(fd)
+    }
+
+    fn fail(&mut self, e: io::Error) {
+        self.accept.fail(e)
+    }
+
+    fn into_args(self) -> Self::Args {
+        let (r,) = self.accept.into_args();
+        (r.and_then(|(fd, _)| S::from_fd(&self.ex, fd)),)
+    }
+}
+
 fn is_transient_accept_error(e: &io::Error) -> bool {
     matches!(
         e.raw_os_error(),

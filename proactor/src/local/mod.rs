@@ -5,12 +5,13 @@
 use crate::buf::{IoBuf, IoBufMut};
 use crate::compose::AsyncConnect;
 use crate::executor::IoExecutor;
-use crate::io::ops::{with_sock, Accept, ConnectWait, Io, ReadSome, RecvFrom, SendTo, WriteSome};
-use crate::io::{ConnectInit, FailWith, IoCore};
+use crate::io::object::{impl_connect, impl_connected_datagram, io_object};
+use crate::io::ops::{with_sock, AcceptAs, FromFd, Io, RecvFrom, SendTo};
+use crate::io::Start;
+use crate::io::{FailWith, IoCore};
 use crate::net::new_socket;
-use crate::net::udp::Start;
 use crate::reactor::op::{OpKind, Progress, RawFd, Reactive};
-use crate::stream::{impl_stream, AsyncReadStream, AsyncWriteStream};
+use crate::stream::impl_stream;
 use crate::sync::Arc;
 use crate::token::CompletionToken;
 use socket2::{Domain, SockAddr, SockRef, Socket, Type};
@@ -47,7 +48,7 @@ pub struct UnixSocket {
     core: Arc<IoCore>,
 }
 
-impl_stream!(UnixSocket, Io::Socket);
+impl_stream!(UnixSocket, "proactor::local::UnixSocket", Io::Socket);
 
 impl UnixSocket {
     /// A closed socket on `ex`'s context (opened by `async_connect`).
@@ -57,16 +58,13 @@ impl UnixSocket {
         }
     }
 
-    fn from_fd(ex: &IoExecutor, fd: OwnedFd) -> io::Result<UnixSocket> {
-        Ok(UnixSocket {
-            core: Arc::new(IoCore::with_fd(ex, fd)?),
-        })
-    }
-
     /// Two sockets connected to each other.
     pub fn pair(ex: &IoExecutor) -> io::Result<(UnixSocket, UnixSocket)> {
         let (a, b) = socket_pair(Type::STREAM)?;
-        Ok((Self::from_fd(ex, a)?, Self::from_fd(ex, b)?))
+        Ok((
+            <Self as FromFd>::from_fd(ex, a)?,
+            <Self as FromFd>::from_fd(ex, b)?,
+        ))
     }
 
     /// Connects to the socket bound at `path`.
@@ -75,28 +73,7 @@ impl UnixSocket {
         path: impl AsRef<Path>,
         token: T,
     ) -> T::Output {
-        match unix_addr(path.as_ref()) {
-            Ok(addr) => token.launch(ConnectInit::new(&self.core, addr)),
-            Err(e) => token.launch(FailWith::new(&self.core, ConnectWait::new(), e)),
-        }
-    }
-
-    /// Reads at least one byte into the spare capacity of `buf`.
-    pub fn async_read_some<B: IoBufMut, T: CompletionToken<(io::Result<usize>, B)>>(
-        &self,
-        buf: B,
-        token: T,
-    ) -> T::Output {
-        AsyncReadStream::async_read_some(self, buf, token)
-    }
-
-    /// Writes at least one byte of `buf[..len]`.
-    pub fn async_write_some<B: IoBuf, T: CompletionToken<(io::Result<usize>, B)>>(
-        &self,
-        buf: B,
-        token: T,
-    ) -> T::Output {
-        AsyncWriteStream::async_write_some(self, buf, token)
+        self.async_connect_one(path.as_ref().to_path_buf(), token)
     }
 
     /// The bound path, if any.
@@ -113,29 +90,9 @@ impl UnixSocket {
     pub fn shutdown(&self, how: Shutdown) -> io::Result<()> {
         self.core.fd(|fd| with_sock(fd, |s| s.shutdown(how)))
     }
-
-    /// Pending operations complete with "operation aborted".
-    pub fn cancel(&self) {
-        self.core.cancel()
-    }
-
-    /// Closes the socket; pending operations complete with "operation
-    /// aborted".
-    pub fn close(&self) -> io::Result<()> {
-        self.core.close()
-    }
-
-    /// The executor the handlers run on.
-    pub fn executor(&self) -> &IoExecutor {
-        self.core.executor()
-    }
 }
 
-impl Drop for UnixSocket {
-    fn drop(&mut self) {
-        let _ = self.core.close();
-    }
-}
+io_object!(UnixSocket, "proactor::local::UnixSocket");
 
 impl fmt::Debug for UnixSocket {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -155,41 +112,15 @@ impl fmt::Debug for UnixSocketRef {
     }
 }
 
-macro_rules! impl_connect {
-    ($ty:ty) => {
-        impl AsyncConnect for $ty {
-            type Endpoint = PathBuf;
-            type ConnectRef = UnixSocketRef;
-
-            fn connect_ref(&self) -> UnixSocketRef {
-                UnixSocketRef {
-                    core: self.core.clone(),
-                }
-            }
-
-            fn async_connect_one<T: CompletionToken<(io::Result<()>,)>>(
-                &self,
-                ep: PathBuf,
-                token: T,
-            ) -> T::Output {
-                match unix_addr(&ep) {
-                    Ok(addr) => token.launch(ConnectInit::new(&self.core, addr)),
-                    Err(e) => token.launch(FailWith::new(&self.core, ConnectWait::new(), e)),
-                }
-            }
-
-            fn close_for_retry(&self) -> io::Result<()> {
-                self.core.close()
-            }
-
-            fn connect_executor(&self) -> IoExecutor {
-                self.core.executor().clone()
-            }
-        }
-    };
-}
-impl_connect!(UnixSocket);
-impl_connect!(UnixSocketRef);
+impl_connect!(
+    UnixSocket,
+    UnixSocketRef,
+    PathBuf,
+    |ep: &PathBuf| unix_addr(ep)
+);
+impl_connect!(UnixSocketRef, UnixSocketRef, PathBuf, |ep: &PathBuf| {
+    unix_addr(ep)
+});
 
 /// A listening Unix stream socket.
 ///
@@ -238,30 +169,13 @@ impl UnixAcceptor {
     ) -> T::Output {
         token.launch(Start {
             core: self.core.clone(),
-            op: AcceptUnix {
-                accept: Accept::new(),
-                ex: self.core.executor().clone(),
-            },
+            op: AcceptAs::<UnixSocket>::new(self.core.executor()),
             kind: OpKind::Read,
         })
     }
-
-    /// Pending accepts complete with "operation aborted".
-    pub fn cancel(&self) {
-        self.core.cancel()
-    }
-
-    /// Stops listening.
-    pub fn close(&self) -> io::Result<()> {
-        self.core.close()
-    }
 }
 
-impl Drop for UnixAcceptor {
-    fn drop(&mut self) {
-        let _ = self.core.close();
-    }
-}
+io_object!(UnixAcceptor, "proactor::local::UnixAcceptor");
 
 impl fmt::Debug for UnixAcceptor {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -269,25 +183,11 @@ impl fmt::Debug for UnixAcceptor {
     }
 }
 
-struct AcceptUnix {
-    accept: Accept,
-    ex: IoExecutor,
-}
-
-impl Reactive for AcceptUnix {
-    type Args = (io::Result<UnixSocket>,);
-
-    fn perform(&mut self, fd: RawFd) -> Progress {
-        self.accept.perform(fd)
-    }
-
-    fn fail(&mut self, e: io::Error) {
-        self.accept.fail(e)
-    }
-
-    fn into_args(self) -> Self::Args {
-        let (r,) = self.accept.into_args();
-        (r.and_then(|(fd, _)| UnixSocket::from_fd(&self.ex, fd)),)
+impl FromFd for UnixSocket {
+    fn from_fd(ex: &IoExecutor, fd: OwnedFd) -> io::Result<UnixSocket> {
+        Ok(UnixSocket {
+            core: Arc::new(IoCore::with_fd(ex, fd)?),
+        })
     }
 }
 
@@ -380,49 +280,10 @@ impl UnixDatagram {
             kind: OpKind::Read,
         })
     }
-
-    /// Sends `buf[..len]` to the connected peer.
-    pub fn async_send<B: IoBuf, T: CompletionToken<(io::Result<usize>, B)>>(
-        &self,
-        buf: B,
-        token: T,
-    ) -> T::Output {
-        token.launch(Start {
-            core: self.core.clone(),
-            op: WriteSome::new(buf, Io::Socket),
-            kind: OpKind::Write,
-        })
-    }
-
-    /// Receives one datagram from the connected peer.
-    pub fn async_receive<B: IoBufMut, T: CompletionToken<(io::Result<usize>, B)>>(
-        &self,
-        buf: B,
-        token: T,
-    ) -> T::Output {
-        token.launch(Start {
-            core: self.core.clone(),
-            op: ReadSome::new(buf, Io::Socket, false),
-            kind: OpKind::Read,
-        })
-    }
-
-    /// Pending operations complete with "operation aborted".
-    pub fn cancel(&self) {
-        self.core.cancel()
-    }
-
-    /// Closes the socket.
-    pub fn close(&self) -> io::Result<()> {
-        self.core.close()
-    }
 }
 
-impl Drop for UnixDatagram {
-    fn drop(&mut self) {
-        let _ = self.core.close();
-    }
-}
+io_object!(UnixDatagram, "proactor::local::UnixDatagram");
+impl_connected_datagram!(UnixDatagram, "proactor::local::UnixDatagram");
 
 impl fmt::Debug for UnixDatagram {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -1,16 +1,16 @@
 //! TCP: [`TcpAcceptor`] and [`TcpSocket`].
 
 use super::{domain_of, ip, new_socket};
-use crate::buf::{IoBuf, IoBufMut};
 use crate::compose::AsyncConnect;
 use crate::executor::IoExecutor;
-use crate::io::ops::{with_sock, Accept, Io};
-use crate::io::ConnectInit;
+use crate::io::object::{impl_connect, io_object};
+use crate::io::ops::{with_sock, AcceptAs, FromFd, Io};
 use crate::io::IoCore;
-use crate::reactor::op::{OpKind, Progress, RawFd, Reactive};
-use crate::stream::{impl_stream, AsyncReadStream, AsyncWriteStream};
+use crate::io::Start;
+use crate::reactor::op::OpKind;
+use crate::stream::impl_stream;
 use crate::sync::Arc;
-use crate::token::{CompletionHandler, CompletionToken, Initiation};
+use crate::token::CompletionToken;
 use socket2::{SockRef, Type};
 use std::fmt;
 use std::io;
@@ -44,7 +44,7 @@ pub struct TcpSocket {
     core: Arc<IoCore>,
 }
 
-impl_stream!(TcpSocket, Io::Socket);
+impl_stream!(TcpSocket, "proactor::net::TcpSocket", Io::Socket);
 
 impl TcpSocket {
     /// A closed socket on `ex`'s context.
@@ -61,12 +61,6 @@ impl TcpSocket {
         }
     }
 
-    pub(crate) fn from_fd(ex: &IoExecutor, fd: OwnedFd) -> io::Result<TcpSocket> {
-        Ok(TcpSocket {
-            core: Arc::new(IoCore::with_fd(ex, fd)?),
-        })
-    }
-
     /// Adopts a connected standard-library stream (made non-blocking).
     ///
     /// ```no_run
@@ -77,7 +71,7 @@ impl TcpSocket {
     /// ```
     pub fn from_std(ex: &IoExecutor, s: std::net::TcpStream) -> io::Result<TcpSocket> {
         s.set_nonblocking(true)?;
-        Self::from_fd(ex, s.into())
+        <TcpSocket as FromFd>::from_fd(ex, s.into())
     }
 
     /// Connects to `addr`, opening the socket first if it is closed. The
@@ -94,45 +88,7 @@ impl TcpSocket {
         addr: SocketAddr,
         token: T,
     ) -> T::Output {
-        token.launch(ConnectInit::new(&self.core, addr.into()))
-    }
-
-    /// Reads at least one byte into the spare capacity of `buf` (`Ok(0)` at
-    /// end of stream). The token receives the count and the buffer.
-    ///
-    /// ```no_run
-    /// # let ctx = proactor::IoContext::new()?;
-    /// # let s = proactor::net::TcpSocket::new(&ctx.executor());
-    /// s.async_read_some(Vec::with_capacity(4096), |r: std::io::Result<usize>, buf: Vec<u8>| {
-    ///     println!("{r:?}: {:?}", &buf[..]);
-    /// });
-    /// # Ok::<(), std::io::Error>(())
-    /// ```
-    pub fn async_read_some<B: IoBufMut, T: CompletionToken<(io::Result<usize>, B)>>(
-        &self,
-        buf: B,
-        token: T,
-    ) -> T::Output {
-        AsyncReadStream::async_read_some(self, buf, token)
-    }
-
-    /// Writes at least one byte of `buf[..len]`. The token receives the
-    /// count and the buffer.
-    ///
-    /// ```no_run
-    /// # let ctx = proactor::IoContext::new()?;
-    /// # let s = proactor::net::TcpSocket::new(&ctx.executor());
-    /// s.async_write_some(b"hello".to_vec(), |r: std::io::Result<usize>, _buf: Vec<u8>| {
-    ///     println!("wrote {r:?}");
-    /// });
-    /// # Ok::<(), std::io::Error>(())
-    /// ```
-    pub fn async_write_some<B: IoBuf, T: CompletionToken<(io::Result<usize>, B)>>(
-        &self,
-        buf: B,
-        token: T,
-    ) -> T::Output {
-        AsyncWriteStream::async_write_some(self, buf, token)
+        self.async_connect_one(addr, token)
     }
 
     /// The local address.
@@ -201,35 +157,9 @@ impl TcpSocket {
     pub fn shutdown(&self, how: Shutdown) -> io::Result<()> {
         self.core.fd(|fd| with_sock(fd, |s| s.shutdown(how)))
     }
-
-    /// Pending operations complete with "operation aborted"; the socket
-    /// stays open and usable.
-    pub fn cancel(&self) {
-        self.core.cancel()
-    }
-
-    /// Closes the socket; pending operations complete with "operation
-    /// aborted". It can be opened again by `async_connect`.
-    pub fn close(&self) -> io::Result<()> {
-        self.core.close()
-    }
-
-    /// True while the socket holds a descriptor.
-    pub fn is_open(&self) -> bool {
-        self.core.is_open()
-    }
-
-    /// The executor the socket's handlers run on.
-    pub fn executor(&self) -> &IoExecutor {
-        self.core.executor()
-    }
 }
 
-impl Drop for TcpSocket {
-    fn drop(&mut self) {
-        let _ = self.core.close();
-    }
-}
+io_object!(TcpSocket, "proactor::net::TcpSocket");
 
 impl fmt::Debug for TcpSocket {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -253,38 +183,15 @@ impl fmt::Debug for TcpSocketRef {
     }
 }
 
-macro_rules! impl_connect {
-    ($ty:ty) => {
-        impl AsyncConnect for $ty {
-            type Endpoint = SocketAddr;
-            type ConnectRef = TcpSocketRef;
-
-            fn connect_ref(&self) -> TcpSocketRef {
-                TcpSocketRef {
-                    core: self.core.clone(),
-                }
-            }
-
-            fn async_connect_one<T: CompletionToken<(io::Result<()>,)>>(
-                &self,
-                ep: SocketAddr,
-                token: T,
-            ) -> T::Output {
-                token.launch(ConnectInit::new(&self.core, ep.into()))
-            }
-
-            fn close_for_retry(&self) -> io::Result<()> {
-                self.core.close()
-            }
-
-            fn connect_executor(&self) -> IoExecutor {
-                self.core.executor().clone()
-            }
-        }
-    };
-}
-impl_connect!(TcpSocket);
-impl_connect!(TcpSocketRef);
+impl_connect!(TcpSocket, TcpSocketRef, SocketAddr, |ep: &SocketAddr| Ok(
+    (*ep).into()
+));
+impl_connect!(
+    TcpSocketRef,
+    TcpSocketRef,
+    SocketAddr,
+    |ep: &SocketAddr| Ok((*ep).into())
+);
 
 /// A listening TCP socket (Asio's `ip::tcp::acceptor`).
 ///
@@ -365,32 +272,15 @@ impl TcpAcceptor {
         &self,
         token: T,
     ) -> T::Output {
-        token.launch(AcceptInit {
+        token.launch(Start {
             core: self.core.clone(),
+            op: AcceptAs::<TcpSocket>::new(self.core.executor()),
+            kind: OpKind::Read,
         })
     }
-
-    /// Pending accepts complete with "operation aborted".
-    pub fn cancel(&self) {
-        self.core.cancel()
-    }
-
-    /// Stops listening; pending accepts complete with "operation aborted".
-    pub fn close(&self) -> io::Result<()> {
-        self.core.close()
-    }
-
-    /// The executor the acceptor's handlers run on.
-    pub fn executor(&self) -> &IoExecutor {
-        self.core.executor()
-    }
 }
 
-impl Drop for TcpAcceptor {
-    fn drop(&mut self) {
-        let _ = self.core.close();
-    }
-}
+io_object!(TcpAcceptor, "proactor::net::TcpAcceptor");
 
 impl fmt::Debug for TcpAcceptor {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -400,39 +290,10 @@ impl fmt::Debug for TcpAcceptor {
     }
 }
 
-struct AcceptInit {
-    core: Arc<IoCore>,
-}
-
-impl Initiation<(io::Result<TcpSocket>,)> for AcceptInit {
-    fn initiate<H: CompletionHandler<(io::Result<TcpSocket>,)>>(self, handler: H) {
-        let op = AcceptTcp {
-            accept: Accept::new(),
-            ex: self.core.executor().clone(),
-        };
-        self.core.start(OpKind::Read, op, handler, true);
-    }
-}
-
-/// Accept, then wrap the descriptor in a socket on the acceptor's context.
-struct AcceptTcp {
-    accept: Accept,
-    ex: IoExecutor,
-}
-
-impl Reactive for AcceptTcp {
-    type Args = (io::Result<TcpSocket>,);
-
-    fn perform(&mut self, fd: RawFd) -> Progress {
-        self.accept.perform(fd)
-    }
-
-    fn fail(&mut self, e: io::Error) {
-        self.accept.fail(e)
-    }
-
-    fn into_args(self) -> Self::Args {
-        let (r,) = self.accept.into_args();
-        (r.and_then(|(fd, _)| TcpSocket::from_fd(&self.ex, fd)),)
+impl FromFd for TcpSocket {
+    fn from_fd(ex: &IoExecutor, fd: OwnedFd) -> io::Result<TcpSocket> {
+        Ok(TcpSocket {
+            core: Arc::new(IoCore::with_fd(ex, fd)?),
+        })
     }
 }

@@ -3,11 +3,13 @@
 use super::{domain_of, ip, new_socket};
 use crate::buf::{IoBuf, IoBufMut};
 use crate::executor::IoExecutor;
-use crate::io::ops::{with_sock, Io, ReadSome, RecvFrom, SendTo, WriteSome};
+use crate::io::object::{impl_connected_datagram, io_object};
+use crate::io::ops::{with_sock, RecvFrom, SendTo};
 use crate::io::IoCore;
+use crate::io::Start;
 use crate::reactor::op::{OpKind, Progress, RawFd, Reactive};
 use crate::sync::Arc;
-use crate::token::{CompletionHandler, CompletionToken, Initiation};
+use crate::token::CompletionToken;
 use socket2::{SockAddr, SockRef, Type};
 use std::fmt;
 use std::io;
@@ -94,78 +96,20 @@ impl UdpSocket {
         })
     }
 
-    /// Sends `buf[..len]` to the connected peer.
-    pub fn async_send<B: IoBuf, T: CompletionToken<(io::Result<usize>, B)>>(
-        &self,
-        buf: B,
-        token: T,
-    ) -> T::Output {
-        token.launch(Start {
-            core: self.core.clone(),
-            op: WriteSome::new(buf, Io::Socket),
-            kind: OpKind::Write,
-        })
-    }
-
-    /// Receives one datagram from the connected peer.
-    pub fn async_receive<B: IoBufMut, T: CompletionToken<(io::Result<usize>, B)>>(
-        &self,
-        buf: B,
-        token: T,
-    ) -> T::Output {
-        token.launch(Start {
-            core: self.core.clone(),
-            op: ReadSome::new(buf, Io::Socket, false),
-            kind: OpKind::Read,
-        })
-    }
-
     /// Sets `SO_BROADCAST`.
     pub fn set_broadcast(&self, on: bool) -> io::Result<()> {
         self.core.fd(|fd| with_sock(fd, |s| s.set_broadcast(on)))
     }
-
-    /// Pending operations complete with "operation aborted".
-    pub fn cancel(&self) {
-        self.core.cancel()
-    }
-
-    /// Closes the socket; pending operations complete with "operation
-    /// aborted".
-    pub fn close(&self) -> io::Result<()> {
-        self.core.close()
-    }
-
-    /// The executor the socket's handlers run on.
-    pub fn executor(&self) -> &IoExecutor {
-        self.core.executor()
-    }
 }
 
-impl Drop for UdpSocket {
-    fn drop(&mut self) {
-        let _ = self.core.close();
-    }
-}
+io_object!(UdpSocket, "proactor::net::UdpSocket");
+impl_connected_datagram!(UdpSocket, "proactor::net::UdpSocket");
 
 impl fmt::Debug for UdpSocket {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("UdpSocket")
             .field("local", &self.local_addr().ok())
             .finish()
-    }
-}
-
-/// Starts one reactor operation on a core.
-pub(crate) struct Start<O> {
-    pub(crate) core: Arc<IoCore>,
-    pub(crate) op: O,
-    pub(crate) kind: OpKind,
-}
-
-impl<O: Reactive> Initiation<O::Args> for Start<O> {
-    fn initiate<H: CompletionHandler<O::Args>>(self, handler: H) {
-        self.core.start(self.kind, self.op, handler, true);
     }
 }
 

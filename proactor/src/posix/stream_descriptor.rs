@@ -1,12 +1,11 @@
 //! [`StreamDescriptor`]: pipes, ttys and other stream-like descriptors.
 
-use crate::buf::{IoBuf, IoBufMut};
 use crate::executor::IoExecutor;
+use crate::io::object::io_object;
 use crate::io::ops::Io;
 use crate::io::IoCore;
-use crate::stream::{impl_stream, AsyncReadStream, AsyncWriteStream};
+use crate::stream::impl_stream;
 use crate::sync::Arc;
-use crate::token::CompletionToken;
 use std::fmt;
 use std::io;
 use std::os::fd::{AsRawFd, OwnedFd};
@@ -35,7 +34,11 @@ pub struct StreamDescriptor {
     core: Arc<IoCore>,
 }
 
-impl_stream!(StreamDescriptor, Io::Descriptor);
+impl_stream!(
+    StreamDescriptor,
+    "proactor::posix::StreamDescriptor",
+    Io::Descriptor
+);
 
 impl StreamDescriptor {
     /// Takes ownership of `fd` (made non-blocking) on `ex`'s context.
@@ -45,53 +48,9 @@ impl StreamDescriptor {
             core: Arc::new(IoCore::with_fd(ex, fd)?),
         })
     }
-
-    /// Reads at least one byte into the spare capacity of `buf` (`Ok(0)` at
-    /// end of stream).
-    pub fn async_read_some<B: IoBufMut, T: CompletionToken<(io::Result<usize>, B)>>(
-        &self,
-        buf: B,
-        token: T,
-    ) -> T::Output {
-        AsyncReadStream::async_read_some(self, buf, token)
-    }
-
-    /// Writes at least one byte of `buf[..len]`.
-    pub fn async_write_some<B: IoBuf, T: CompletionToken<(io::Result<usize>, B)>>(
-        &self,
-        buf: B,
-        token: T,
-    ) -> T::Output {
-        AsyncWriteStream::async_write_some(self, buf, token)
-    }
-
-    /// Pending operations complete with "operation aborted".
-    pub fn cancel(&self) {
-        self.core.cancel()
-    }
-
-    /// Closes the descriptor; pending operations complete with "operation
-    /// aborted".
-    pub fn close(&self) -> io::Result<()> {
-        self.core.close()
-    }
-
-    /// True while the descriptor is open.
-    pub fn is_open(&self) -> bool {
-        self.core.is_open()
-    }
-
-    /// The executor the handlers run on.
-    pub fn executor(&self) -> &IoExecutor {
-        self.core.executor()
-    }
 }
 
-impl Drop for StreamDescriptor {
-    fn drop(&mut self) {
-        let _ = self.core.close();
-    }
-}
+io_object!(StreamDescriptor, "proactor::posix::StreamDescriptor");
 
 impl fmt::Debug for StreamDescriptor {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

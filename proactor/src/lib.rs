@@ -99,4 +99,8 @@ pub use work_guard::{make_work_guard, WorkGuard};
 #[cfg(not(loom))]
 pub use future::co_spawn;
 #[cfg(not(loom))]
-pub use token::{CompletionHandler, CompletionToken, Detached, Initiation, OpFuture, UseFuture};
+pub use token::{
+    bind_cancellation_slot, bind_executor, parallel_group, CancellationSignal, CancellationSlot,
+    CancellationType, CompletionHandler, CompletionToken, Deferred, DeferredOp, Detached,
+    Initiation, OpFuture, UseFuture, WaitForAll, WaitForOne,
+};

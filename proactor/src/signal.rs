@@ -11,7 +11,7 @@
 
 use crate::executor::IoExecutor;
 use crate::op::OpPtr;
-use crate::reactor::op::{Progress, RawFd, Reactive, ReactorOp, ReactorOpHeader};
+use crate::reactor::op::{CancelTicket, Progress, RawFd, Reactive, ReactorOp, ReactorOpHeader};
 use crate::scheduler::Scheduler;
 use crate::sync::{self, Arc, Mutex};
 use crate::token::{CompletionHandler, CompletionToken, Initiation};
@@ -165,8 +165,22 @@ impl Initiation<(io::Result<i32>,)> for WaitInit {
     fn initiate<H: CompletionHandler<(io::Result<i32>,)>>(self, handler: H) {
         let sched = &self.0.ex.sched;
         sched.work_started();
-        let op = ReactorOp::new_op(Wait(Err(io::ErrorKind::Other.into())), handler);
+        let (op, cancellable) =
+            ReactorOp::new_cancellable(Wait(Err(io::ErrorKind::Other.into())), handler);
+        if let Some(c) = cancellable {
+            let (shared, ticket) = (self.0.clone(), c.ticket.clone());
+            c.install(move || shared.cancel_one(&ticket));
+        }
         let mut g = sync::lock(&self.0.state);
+        // SAFETY: `op` is a reactor operation we own.
+        if unsafe {
+            ReactorOpHeader::cancel_requested(ReactorOpHeader::from_op(NonNull::new_unchecked(
+                op.as_ptr(),
+            )))
+        } {
+            drop(g);
+            return finish(sched, op, Err(crate::error::operation_aborted()));
+        }
         match g.pending.pop_front() {
             Some(signal) => {
                 drop(g);
@@ -193,6 +207,25 @@ fn finish(sched: &Scheduler, op: OpPtr, r: io::Result<i32>) {
 }
 
 impl SetShared {
+    /// Cancels the one pending wait holding `ticket`.
+    fn cancel_one(&self, ticket: &CancelTicket) {
+        let mut g = sync::lock(&self.state);
+        let i = g.waiters.iter().position(|op| {
+            // SAFETY: pending waits are live reactor operations.
+            unsafe {
+                ReactorOpHeader::has_ticket(
+                    ReactorOpHeader::from_op(NonNull::new_unchecked(op.as_ptr())),
+                    ticket,
+                )
+            }
+        });
+        let op = i.and_then(|i| g.waiters.remove(i));
+        drop(g);
+        if let Some(op) = op {
+            finish(&self.ex.sched, op, Err(crate::error::operation_aborted()));
+        }
+    }
+
     fn deliver(&self, signal: i32) {
         let mut g = sync::lock(&self.state);
         if !g.signals.contains(&signal) {

@@ -102,11 +102,22 @@ impl<C: Clock> Initiation<(io::Result<()>,)> for WaitInit<C> {
         let shared = &self.0;
         let sched = &shared.ex.sched;
         sched.work_started();
-        let op = ReactorOp::new_op(Wait(Ok(())), handler);
+        let (op, cancellable) = ReactorOp::new_cancellable(Wait(Ok(())), handler);
         match &shared.reactor {
-            // SAFETY: the entry lives as long as `shared`, whose drop
-            // cancels it (removing it from the heap).
-            Ok(r) => unsafe { r.timer_wait::<C>(shared.entry(), op) },
+            Ok(r) => {
+                if let Some(c) = cancellable {
+                    let (shared, ticket) = (self.0.clone(), c.ticket.clone());
+                    c.install(move || {
+                        if let Ok(r) = &shared.reactor {
+                            // SAFETY: `shared` keeps the entry alive.
+                            unsafe { r.timer_cancel_one::<C>(shared.entry(), &ticket) }
+                        }
+                    });
+                }
+                // SAFETY: the entry lives as long as `shared`, whose drop
+                // cancels it (removing it from the heap).
+                unsafe { r.timer_wait::<C>(shared.entry(), op) }
+            }
             Err(kind) => {
                 // SAFETY: `op` is a reactor operation we own exclusively.
                 unsafe {

@@ -1,7 +1,10 @@
 //! [`async_connect`]: try endpoints in turn.
 
 use crate::executor::{Executor, IoExecutor};
-use crate::token::{CompletionHandler, CompletionToken, Initiation};
+use crate::token::{
+    composed_slot, with_cancellation_slot, CancellationSlot, CompletionHandler, CompletionToken,
+    Initiation,
+};
 use std::io;
 
 /// A socket that can connect to an endpoint (TCP, Unix stream).
@@ -68,12 +71,18 @@ where
 {
     fn initiate<H: CompletionHandler<(io::Result<C::Endpoint>,)>>(self, handler: H) {
         let no_endpoints = io::Error::new(io::ErrorKind::NotFound, "no endpoints to connect to");
-        attempt(self.socket, self.endpoints, no_endpoints, handler);
+        let slot = composed_slot(&handler);
+        attempt(self.socket, self.endpoints, no_endpoints, handler, slot);
     }
 }
 
-fn attempt<C, H>(socket: C, mut rest: std::vec::IntoIter<C::Endpoint>, last: io::Error, handler: H)
-where
+fn attempt<C, H>(
+    socket: C,
+    mut rest: std::vec::IntoIter<C::Endpoint>,
+    last: io::Error,
+    handler: H,
+    slot: Option<CancellationSlot>,
+) where
     C: AsyncConnect + Clone + Send + Sync + 'static,
     H: CompletionHandler<(io::Result<C::Endpoint>,)>,
 {
@@ -85,8 +94,11 @@ where
     let _ = socket.close_for_retry();
     let next = socket.clone();
     let tried = ep.clone();
-    socket.async_connect_one(ep, move |r: io::Result<()>| match r {
+    let token = with_cancellation_slot(slot.clone(), move |r: io::Result<()>| match r {
         Ok(()) => handler.complete((Ok(tried),)),
-        Err(e) => attempt(next, rest, e, handler),
+        // A cancelled attempt ends the whole operation.
+        Err(e) if crate::error::is_operation_aborted(&e) => handler.complete((Err(e),)),
+        Err(e) => attempt(next, rest, e, handler, slot),
     });
+    socket.async_connect_one(ep, token);
 }

@@ -1,14 +1,20 @@
 //! [`async_read`]: fill a buffer.
 
 use crate::buf::IoBufMut;
+use crate::error::after_transfer;
 use crate::stream::AsyncReadStream;
-use crate::token::{CompletionHandler, CompletionToken, Initiation};
+use crate::token::{
+    composed_slot, with_cancellation_slot, CancellationSlot, CompletionHandler, CompletionToken,
+    Initiation,
+};
 use std::io;
 
 /// Reads until `buf` is full (its whole capacity), and gives the number of
 /// bytes read and the buffer to the token. End of stream before the buffer
 /// is full fails with [`io::ErrorKind::UnexpectedEof`]; on any failure the
-/// buffer still holds everything read.
+/// buffer still holds everything read, and
+/// [`error::bytes_transferred`](crate::error::bytes_transferred) tells how
+/// much that was.
 ///
 /// ```no_run
 /// use proactor::{async_read, net::TcpSocket, IoContext};
@@ -46,24 +52,29 @@ where
     B: IoBufMut,
 {
     fn initiate<H: CompletionHandler<(io::Result<usize>, B)>>(self, handler: H) {
-        step(self.stream, self.buf, 0, handler);
+        let slot = composed_slot(&handler);
+        step(self.stream, self.buf, 0, handler, slot);
     }
 }
 
-fn step<R, B, H>(stream: R, buf: B, total: usize, handler: H)
+fn step<R, B, H>(stream: R, buf: B, total: usize, handler: H, slot: Option<CancellationSlot>)
 where
     R: AsyncReadStream + Clone + Send + Sync + 'static,
     B: IoBufMut,
     H: CompletionHandler<(io::Result<usize>, B)>,
 {
     let next = stream.clone();
-    stream.async_read_some(buf, move |r: io::Result<usize>, buf: B| {
+    let token = with_cancellation_slot(slot.clone(), move |r: io::Result<usize>, buf: B| {
         let full = buf.bytes_init() == buf.bytes_total();
         match r {
             Ok(n) if full => handler.complete((Ok(total + n), buf)),
-            Ok(0) => handler.complete((Err(io::ErrorKind::UnexpectedEof.into()), buf)),
-            Ok(n) => step(next, buf, total + n, handler),
-            Err(e) => handler.complete((Err(e), buf)),
+            Ok(0) => {
+                let e = after_transfer(io::ErrorKind::UnexpectedEof.into(), total);
+                handler.complete((Err(e), buf))
+            }
+            Ok(n) => step(next, buf, total + n, handler, slot),
+            Err(e) => handler.complete((Err(after_transfer(e, total)), buf)),
         }
     });
+    stream.async_read_some(buf, token);
 }

@@ -2,7 +2,10 @@
 
 use super::views::Capped;
 use crate::stream::AsyncReadStream;
-use crate::token::{CompletionHandler, CompletionToken, Initiation};
+use crate::token::{
+    composed_slot, with_cancellation_slot, CancellationSlot, CompletionHandler, CompletionToken,
+    Initiation,
+};
 use std::io;
 
 /// What [`async_read_until`] looks for: a byte or a byte string.
@@ -144,17 +147,12 @@ where
             pattern: self.pattern,
             max: self.max,
             searched: self.buf.len(),
+            slot: composed_slot(&handler),
         };
         match found {
             // Already there: complete through a zero-length read, so that
             // the handler does not run inside this call.
-            Some(end) => {
-                let buf = self.buf;
-                st.stream
-                    .async_read_some(Vec::new(), move |_: io::Result<usize>, _: Vec<u8>| {
-                        handler.complete((Ok(end), buf))
-                    });
-            }
+            Some(end) => st.finish(self.buf, Ok(end), handler),
             None => st.step(self.buf, handler),
         }
     }
@@ -166,9 +164,23 @@ struct State<R> {
     max: usize,
     /// Bytes already searched (no delimiter ends before here).
     searched: usize,
+    slot: Option<CancellationSlot>,
 }
 
 impl<R: AsyncReadStream + Clone + Send + Sync + 'static> State<R> {
+    /// Completes with `result` through a zero-length read (never inline).
+    fn finish<H: CompletionHandler<(io::Result<usize>, Vec<u8>)>>(
+        self,
+        buf: Vec<u8>,
+        result: io::Result<usize>,
+        handler: H,
+    ) {
+        self.stream
+            .async_read_some(Vec::new(), move |_: io::Result<usize>, _: Vec<u8>| {
+                handler.complete((result, buf))
+            });
+    }
+
     fn step<H: CompletionHandler<(io::Result<usize>, Vec<u8>)>>(
         self,
         mut buf: Vec<u8>,
@@ -179,20 +191,15 @@ impl<R: AsyncReadStream + Clone + Send + Sync + 'static> State<R> {
                 io::ErrorKind::InvalidData,
                 "delimiter not found within the size limit",
             );
-            // Completed through a zero-length read, never inline.
-            return self
-                .stream
-                .async_read_some(Vec::new(), move |_: io::Result<usize>, _: Vec<u8>| {
-                    handler.complete((Err(e), buf))
-                });
+            return self.finish(buf, Err(e), handler);
         }
         if buf.capacity() == buf.len() {
             buf.reserve(GROW.max(buf.len()).min(self.max - buf.len()));
         }
         let limit = self.max;
         let stream = self.stream.clone();
-        stream.async_read_some(
-            Capped { buf, limit },
+        let token = with_cancellation_slot(
+            self.slot.clone(),
             move |r: io::Result<usize>, capped: Capped<Vec<u8>>| {
                 let buf = capped.buf;
                 match r {
@@ -209,6 +216,7 @@ impl<R: AsyncReadStream + Clone + Send + Sync + 'static> State<R> {
                 }
             },
         );
+        stream.async_read_some(Capped { buf, limit }, token);
     }
 }
 

@@ -2,13 +2,20 @@
 
 use super::views::Tail;
 use crate::buf::IoBuf;
+use crate::error::after_transfer;
 use crate::stream::AsyncWriteStream;
-use crate::token::{CompletionHandler, CompletionToken, Initiation};
+use crate::token::{
+    composed_slot, with_cancellation_slot, CancellationSlot, CompletionHandler, CompletionToken,
+    Initiation,
+};
 use std::io;
 
 /// Writes all of `buf[..len]`, and gives the number of bytes written and
 /// the buffer to the token. On failure, the bytes before the failing write
-/// were written (and stay so); the error says why the rest was not.
+/// were written (and stay so): [`error::bytes_transferred`] tells how many,
+/// and the error says why the rest was not.
+///
+/// [`error::bytes_transferred`]: crate::error::bytes_transferred
 ///
 /// ```no_run
 /// use proactor::{async_write, net::TcpSocket, IoContext};
@@ -45,26 +52,24 @@ where
     B: IoBuf,
 {
     fn initiate<H: CompletionHandler<(io::Result<usize>, B)>>(self, handler: H) {
-        step(
-            self.stream,
-            Tail {
-                buf: self.buf,
-                offset: 0,
-            },
-            handler,
-        );
+        let slot = composed_slot(&handler);
+        let tail = Tail {
+            buf: self.buf,
+            offset: 0,
+        };
+        step(self.stream, tail, handler, slot);
     }
 }
 
-fn step<W, B, H>(stream: W, tail: Tail<B>, handler: H)
+fn step<W, B, H>(stream: W, tail: Tail<B>, handler: H, slot: Option<CancellationSlot>)
 where
     W: AsyncWriteStream + Clone + Send + Sync + 'static,
     B: IoBuf,
     H: CompletionHandler<(io::Result<usize>, B)>,
 {
     let next = stream.clone();
-    stream.async_write_some(
-        tail,
+    let token = with_cancellation_slot(
+        slot.clone(),
         move |r: io::Result<usize>, mut tail: Tail<B>| match r {
             Ok(n) => {
                 tail.offset += n;
@@ -73,10 +78,11 @@ where
                 } else if n == 0 {
                     handler.complete((Err(io::ErrorKind::WriteZero.into()), tail.buf));
                 } else {
-                    step(next, tail, handler);
+                    step(next, tail, handler, slot);
                 }
             }
-            Err(e) => handler.complete((Err(e), tail.buf)),
+            Err(e) => handler.complete((Err(after_transfer(e, tail.offset)), tail.buf)),
         },
     );
+    stream.async_write_some(tail, token);
 }

@@ -4,7 +4,7 @@ use crate::executor::IoExecutor;
 use crate::op::OpPtr;
 use crate::reactor::descriptor::DescriptorState;
 use crate::reactor::op::{OpKind, RawFd, Reactive, ReactorOp, ReactorOpHeader};
-use crate::reactor::{OwnedFd, Reactor};
+use crate::reactor::{OwnedFd, Reactor, StateRef};
 use crate::sync::Arc;
 use crate::token::CompletionHandler;
 use std::io;
@@ -82,10 +82,17 @@ impl IoCore {
     ) {
         let sched = &self.ex.sched;
         sched.work_started();
-        let op = ReactorOp::new_op(op, handler);
+        let (op, cancellable) = ReactorOp::new_cancellable(op, handler);
         match self.io() {
-            // SAFETY: `s` is our pooled state, alive while `r` is.
-            Ok((r, s)) => r.start_op(unsafe { s.as_ref() }, kind, op, speculative),
+            Ok((r, s)) => {
+                if let Some(c) = cancellable {
+                    let (reactor, state, ticket) = (r.clone(), StateRef(*s), c.ticket.clone());
+                    // SAFETY: the state lives as long as `reactor`, held here.
+                    c.install(move || reactor.cancel_op(unsafe { state.get() }, kind, &ticket));
+                }
+                // SAFETY: `s` is our pooled state, alive while `r` is.
+                r.start_op(unsafe { s.as_ref() }, kind, op, speculative)
+            }
             Err(e) => {
                 fail(&op, e);
                 sched.post_completion(op);

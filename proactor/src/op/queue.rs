@@ -72,6 +72,33 @@ impl OpQueue {
         Some(unsafe { OpPtr::from_raw(head) })
     }
 
+    /// Removes and returns the first operation for which `pred` holds.
+    pub(crate) fn remove_first(
+        &self,
+        mut pred: impl FnMut(NonNull<OpHeader>) -> bool,
+    ) -> Option<OpPtr> {
+        let mut prev: Option<NonNull<OpHeader>> = None;
+        let mut cur = NonNull::new(self.head.get());
+        while let Some(op) = cur {
+            let next = next_of(op);
+            if pred(op) {
+                match prev {
+                    Some(p) => set_next(p, next),
+                    None => self.head.set(next),
+                }
+                if self.tail.get() == op.as_ptr() {
+                    self.tail.set(prev.map_or(ptr::null_mut(), NonNull::as_ptr));
+                }
+                set_next(op, ptr::null_mut());
+                // SAFETY: the queue owned `op` and has just unlinked it.
+                return Some(unsafe { OpPtr::from_raw(op) });
+            }
+            prev = Some(op);
+            cur = NonNull::new(next);
+        }
+        None
+    }
+
     /// Removes every operation, as one chain.
     #[inline]
     pub(crate) fn take(&self) -> Option<Chain> {

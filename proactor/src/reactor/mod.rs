@@ -24,7 +24,7 @@ use crate::scheduler::Scheduler;
 use crate::sync::{self, Arc, Mutex};
 use crate::sys::Poller;
 use descriptor::{DescriptorState, Pool};
-use op::{OpKind, Progress, RawFd, ReactorOpHeader};
+use op::{CancelTicket, OpKind, Progress, RawFd, ReactorOpHeader};
 use std::io;
 use std::ptr::NonNull;
 use std::time::{Duration, Instant, SystemTime};
@@ -195,6 +195,14 @@ impl Reactor {
             drop(g);
             return self.sched().post_completion(op);
         }
+        // SAFETY: we own `op`.
+        if unsafe { ReactorOpHeader::cancel_requested(raw) } {
+            // Cancelled while it was being started.
+            // SAFETY: we own `op` and hold the descriptor lock.
+            unsafe { ReactorOpHeader::fail(raw, crate::error::operation_aborted()) };
+            drop(g);
+            return self.sched().post_completion(op);
+        }
         let k = kind as usize;
         if g.queues[k].is_empty() {
             if speculative
@@ -226,6 +234,21 @@ impl Reactor {
             }
         }
         g.queues[k].push(op);
+    }
+
+    /// Cancels the one operation holding `ticket`, if it is still waiting:
+    /// it completes with "operation aborted".
+    pub(crate) fn cancel_op(&self, d: &DescriptorState, kind: OpKind, ticket: &CancelTicket) {
+        let g = d.lock();
+        let found = g.queues[kind as usize].remove_first(|op| {
+            // SAFETY: queued operations are live reactor operations.
+            unsafe { ReactorOpHeader::has_ticket(ReactorOpHeader::from_op(op), ticket) }
+        });
+        drop(g);
+        if let Some(op) = found {
+            abort(&op);
+            self.sched().post_completion(op);
+        }
     }
 
     /// Completes every waiting operation of the descriptor with "operation
@@ -265,6 +288,14 @@ impl Reactor {
         let mut t = sync::lock(&self.timers);
         // SAFETY: caller's contract; timer lock held.
         let e = unsafe { &*entry.as_ptr() };
+        // SAFETY: timer waits are reactor operations; we own `op`.
+        let raw = unsafe { ReactorOpHeader::from_op(NonNull::new_unchecked(op.as_ptr())) };
+        // SAFETY: as above.
+        if unsafe { ReactorOpHeader::cancel_requested(raw) } {
+            drop(t);
+            abort(&op);
+            return self.sched().post_completion(op);
+        }
         if e.expiry <= C::now() {
             drop(t);
             return self.sched().post_completion(op);
@@ -309,6 +340,33 @@ impl Reactor {
             self.sched().post_completions(ops, n);
         }
         n
+    }
+
+    /// Cancels the one wait on the timer holding `ticket`, if still pending.
+    ///
+    /// # Safety
+    /// `entry` is alive.
+    pub(crate) unsafe fn timer_cancel_one<C: Clock>(
+        &self,
+        entry: NonNull<TimerEntry<C::Time>>,
+        ticket: &CancelTicket,
+    ) {
+        let mut t = sync::lock(&self.timers);
+        // SAFETY: caller's contract; timer lock held.
+        let e = unsafe { &*entry.as_ptr() };
+        let found = e.ops.remove_first(|op| {
+            // SAFETY: queued waits are live reactor operations.
+            unsafe { ReactorOpHeader::has_ticket(ReactorOpHeader::from_op(op), ticket) }
+        });
+        if e.ops.is_empty() {
+            // SAFETY: caller's contract.
+            unsafe { C::queue(&mut t).remove(entry) };
+        }
+        drop(t);
+        if let Some(op) = found {
+            abort(&op);
+            self.sched().post_completion(op);
+        }
     }
 
     /// Reads or changes a timer's expiry under the timer lock.
@@ -397,6 +455,36 @@ impl Task for ReactorTask {
         let mut t = sync::lock(&r.timers);
         t.steady.take_all(ops);
         t.system.take_all(ops);
+    }
+}
+
+/// Ends `op` (a reactor operation owned by the caller, queued nowhere)
+/// with "operation aborted".
+pub(crate) fn abort(op: &OpPtr) {
+    // SAFETY: the caller owns the reactor operation exclusively.
+    unsafe {
+        ReactorOpHeader::fail(
+            ReactorOpHeader::from_op(NonNull::new_unchecked(op.as_ptr())),
+            crate::error::operation_aborted(),
+        )
+    }
+}
+
+/// A descriptor state pointer that may travel (states are pool-owned and
+/// live as long as their reactor, which whoever holds this keeps alive).
+#[derive(Clone, Copy)]
+pub(crate) struct StateRef(pub(crate) NonNull<DescriptorState>);
+
+// SAFETY: `DescriptorState` is `Sync`; see the type's comment for lifetime.
+unsafe impl Send for StateRef {}
+unsafe impl Sync for StateRef {}
+
+impl StateRef {
+    /// # Safety
+    /// The state's reactor is alive.
+    pub(crate) unsafe fn get(&self) -> &DescriptorState {
+        // SAFETY: forwarded to the caller.
+        unsafe { self.0.as_ref() }
     }
 }
 

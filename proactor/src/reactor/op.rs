@@ -11,7 +11,8 @@
 #![cfg_attr(not(unix), allow(dead_code))]
 
 use crate::op::{recycle, Action, OpHeader, OpPtr};
-use crate::token::CompletionHandler;
+use crate::sync::{Arc, AtomicU8, Ordering};
+use crate::token::{CancellationSlot, CancellationType, CompletionHandler};
 use std::alloc::Layout;
 use std::io;
 use std::mem::ManuallyDrop;
@@ -61,12 +62,56 @@ pub(crate) type RawFd = std::os::fd::RawFd;
 #[cfg(not(unix))]
 pub(crate) type RawFd = i64;
 
+/// Shared between a cancellable operation and the handler it installs in
+/// its cancellation slot: records a request, and identifies the operation
+/// in its queue (by address, kept alive by both sides, so never reused
+/// while either could look).
+#[derive(Default)]
+pub(crate) struct CancelTicket {
+    requested: AtomicU8,
+}
+
+impl CancelTicket {
+    pub(crate) fn request(&self, ty: CancellationType) {
+        if !ty.is_empty() {
+            self.requested.store(1, Ordering::SeqCst);
+        }
+    }
+
+    pub(crate) fn is_requested(&self) -> bool {
+        self.requested.load(Ordering::SeqCst) != 0
+    }
+}
+
+/// What an operation's starter installs in the handler's cancellation slot
+/// (before starting it, so no request can fall between).
+pub(crate) struct Cancellable {
+    pub(crate) slot: CancellationSlot,
+    pub(crate) id: u64,
+    pub(crate) ticket: Arc<CancelTicket>,
+}
+
+impl Cancellable {
+    /// Installs `cancel` (which finds and aborts the operation) in the slot;
+    /// a request first marks the ticket.
+    pub(crate) fn install(&self, cancel: impl Fn() + Send + 'static) {
+        let ticket = self.ticket.clone();
+        self.slot.install_as(self.id, move |ty| {
+            ticket.request(ty);
+            cancel();
+        });
+    }
+}
+
 /// The type-erased prefix of every [`ReactorOp`].
 #[repr(C)]
 pub(crate) struct ReactorOpHeader {
     pub(crate) op: OpHeader,
     perform: unsafe fn(NonNull<ReactorOpHeader>, RawFd) -> Progress,
     fail: unsafe fn(NonNull<ReactorOpHeader>, io::Error),
+    /// The operation's cancellation ticket, if it can be cancelled (null
+    /// otherwise); kept alive by the operation.
+    ticket: *const CancelTicket,
 }
 
 impl ReactorOpHeader {
@@ -89,6 +134,24 @@ impl ReactorOpHeader {
         unsafe { (this.as_ref().fail)(this, e) }
     }
 
+    /// True if cancellation was requested for the operation.
+    ///
+    /// # Safety
+    /// `this` is a live reactor operation.
+    pub(crate) unsafe fn cancel_requested(this: NonNull<ReactorOpHeader>) -> bool {
+        // SAFETY: the ticket, if any, lives as long as the operation.
+        unsafe { this.as_ref().ticket.as_ref() }.is_some_and(CancelTicket::is_requested)
+    }
+
+    /// True if the operation holds `ticket`.
+    ///
+    /// # Safety
+    /// `this` is a live reactor operation.
+    pub(crate) unsafe fn has_ticket(this: NonNull<ReactorOpHeader>, ticket: &CancelTicket) -> bool {
+        // SAFETY: forwarded.
+        std::ptr::eq(unsafe { this.as_ref().ticket }, ticket)
+    }
+
     /// Views a queued scheduler operation as a reactor operation.
     ///
     /// # Safety
@@ -104,6 +167,9 @@ pub(crate) struct ReactorOp<O, H> {
     header: ReactorOpHeader,
     op: ManuallyDrop<O>,
     handler: ManuallyDrop<H>,
+    /// The slot installation to clear on completion, and the ticket the
+    /// header points to.
+    cancel: ManuallyDrop<Option<(CancellationSlot, u64, Arc<CancelTicket>)>>,
 }
 
 impl<O: Reactive, H: CompletionHandler<O::Args>> ReactorOp<O, H> {
@@ -112,20 +178,41 @@ impl<O: Reactive, H: CompletionHandler<O::Args>> ReactorOp<O, H> {
     /// Allocates the operation. Completing the returned [`OpPtr`] calls the
     /// handler with the outcome; dropping it drops both unrun.
     pub(crate) fn new_op(op: O, handler: H) -> OpPtr {
+        Self::new_cancellable(op, handler).0
+    }
+
+    /// As [`ReactorOp::new_op`]; if the handler has a cancellation slot,
+    /// also returns what the starter must install in it (before starting
+    /// the operation).
+    pub(crate) fn new_cancellable(op: O, handler: H) -> (OpPtr, Option<Cancellable>) {
+        let cancellable = handler.cancellation_slot().map(|slot| Cancellable {
+            slot,
+            id: crate::token::next_id(),
+            ticket: Arc::new(CancelTicket::default()),
+        });
+        let ticket = cancellable
+            .as_ref()
+            .map_or(std::ptr::null(), |c| Arc::as_ptr(&c.ticket));
+        let cancel = cancellable
+            .as_ref()
+            .map(|c| (c.slot.clone(), c.id, c.ticket.clone()));
         let block = recycle::alloc(Self::LAYOUT).cast::<Self>();
         // SAFETY: fresh memory with the layout of `Self`.
-        unsafe {
+        let op = unsafe {
             block.as_ptr().write(ReactorOp {
                 header: ReactorOpHeader {
                     op: OpHeader::new(Self::func),
                     perform: Self::perform,
                     fail: Self::fail,
+                    ticket,
                 },
                 op: ManuallyDrop::new(op),
                 handler: ManuallyDrop::new(handler),
+                cancel: ManuallyDrop::new(cancel),
             });
             OpPtr::from_raw(block.cast())
-        }
+        };
+        (op, cancellable)
     }
 
     unsafe fn perform(this: NonNull<ReactorOpHeader>, fd: RawFd) -> Progress {
@@ -143,13 +230,18 @@ impl<O: Reactive, H: CompletionHandler<O::Args>> ReactorOp<O, H> {
         // SAFETY: we own the live operation. Its parts are moved out and the
         // header dropped in place before the block is freed; the handler
         // then runs on memory that is no longer the operation's.
-        let (op, handler) = unsafe {
+        let (op, handler, cancel) = unsafe {
             let op = ManuallyDrop::into_inner(ptr::read(&(*this).op));
             let handler = ManuallyDrop::into_inner(ptr::read(&(*this).handler));
+            let cancel = ManuallyDrop::into_inner(ptr::read(&(*this).cancel));
             ptr::drop_in_place(ptr::addr_of_mut!((*this).header.op));
             recycle::dealloc(p.cast(), Self::LAYOUT);
-            (op, handler)
+            (op, handler, cancel)
         };
+        // Finished: a later request must not reach a successor.
+        if let Some((slot, id, _ticket)) = cancel {
+            slot.clear_if(id);
+        }
         match action {
             Action::Run => handler.complete(op.into_args()),
             Action::Destroy => drop((op, handler)),

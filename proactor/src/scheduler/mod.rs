@@ -470,6 +470,12 @@ impl Scheduler {
                     op.into_raw();
                     if task_ran && wait == Wait::Poll {
                         // The task has had its turn and nothing is ready.
+                        // While this thread holds the sentinel the queue can
+                        // be truly empty: if the work has run out, this is
+                        // where a poll sees it (as a blocking run would on
+                        // entering the task) and stops the context.
+                        self.leave_active(!cx.keep_alive);
+                        self.enter_active();
                         self.requeue_task(OpQueue::new());
                         return 0;
                     }

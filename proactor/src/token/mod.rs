@@ -26,8 +26,18 @@
 //! # Ok::<(), std::io::Error>(())
 //! ```
 
+mod bind;
+mod cancel;
+mod deferred;
+mod group;
 mod oneshot;
 
+pub use bind::{bind_cancellation_slot, bind_executor, BindCancellationSlot, BindExecutor};
+pub use bind::{composed_slot, with_cancellation_slot, WithCancellationSlot};
+pub(crate) use cancel::next_id;
+pub use cancel::{CancellationSignal, CancellationSlot, CancellationType};
+pub use deferred::{Deferred, DeferredOp};
+pub use group::{parallel_group, ParallelGroup, WaitForAll, WaitForOne};
 pub use oneshot::OpFuture;
 
 /// Receives an operation's result, once.
@@ -44,6 +54,19 @@ pub use oneshot::OpFuture;
 pub trait CompletionHandler<Args>: Send + 'static {
     /// Delivers the result.
     fn complete(self, args: Args);
+
+    /// The cancellation slot bound to this handler, if any (see
+    /// [`bind_cancellation_slot`]): an operation that can be cancelled
+    /// installs its cancellation handler there when it starts.
+    ///
+    /// ```
+    /// use proactor::CompletionHandler;
+    /// let h = |_: u32| ();
+    /// assert!(CompletionHandler::<(u32,)>::cancellation_slot(&h).is_none());
+    /// ```
+    fn cancellation_slot(&self) -> Option<CancellationSlot> {
+        None
+    }
 }
 
 impl<F: FnOnce() + Send + 'static> CompletionHandler<()> for F {
@@ -61,6 +84,18 @@ impl<A, F: FnOnce(A) + Send + 'static> CompletionHandler<(A,)> for F {
 impl<A, B, F: FnOnce(A, B) + Send + 'static> CompletionHandler<(A, B)> for F {
     fn complete(self, (a, b): (A, B)) {
         self(a, b)
+    }
+}
+
+impl<A, B, C, F: FnOnce(A, B, C) + Send + 'static> CompletionHandler<(A, B, C)> for F {
+    fn complete(self, (a, b, c): (A, B, C)) {
+        self(a, b, c)
+    }
+}
+
+impl<A, B, C, D, F: FnOnce(A, B, C, D) + Send + 'static> CompletionHandler<(A, B, C, D)> for F {
+    fn complete(self, (a, b, c, d): (A, B, C, D)) {
+        self(a, b, c, d)
     }
 }
 
@@ -126,7 +161,7 @@ macro_rules! closure_tokens {
         }
     )*};
 }
-closure_tokens! { () (A) (A, B) }
+closure_tokens! { () (A) (A, B) (A, B, C) (A, B, C, D) }
 
 /// Maps a result tuple to the output of a [`UseFuture`] future: one value
 /// stands alone, several stay a tuple.
@@ -160,6 +195,22 @@ impl<A: Send + 'static> Signature for (A,) {
 impl<A: Send + 'static, B: Send + 'static> Signature for (A, B) {
     type Output = (A, B);
     fn into_output(self) -> (A, B) {
+        self
+    }
+}
+
+impl<A: Send + 'static, B: Send + 'static, C: Send + 'static> Signature for (A, B, C) {
+    type Output = (A, B, C);
+    fn into_output(self) -> (A, B, C) {
+        self
+    }
+}
+
+impl<A: Send + 'static, B: Send + 'static, C: Send + 'static, D: Send + 'static> Signature
+    for (A, B, C, D)
+{
+    type Output = (A, B, C, D);
+    fn into_output(self) -> (A, B, C, D) {
         self
     }
 }

@@ -1,7 +1,9 @@
 //! The channel behind [`UseFuture`](super::UseFuture): the operation's
-//! handler sends, the returned future receives.
+//! handler sends, the returned future receives. The future owns a
+//! cancellation signal bound to the handler, so dropping it before the
+//! result arrives cancels the operation.
 
-use super::{CompletionHandler, Signature};
+use super::{CancellationSignal, CancellationSlot, CancellationType, CompletionHandler, Signature};
 use crate::sync::{self, Arc, Mutex};
 use std::fmt;
 use std::future::Future;
@@ -18,6 +20,12 @@ enum Slot<Args> {
 /// The future that [`UseFuture`](super::UseFuture) returns; yields the
 /// operation's result.
 ///
+/// Dropping it before it yields cancels the operation (every
+/// [`CancellationType`]): an I/O operation that has not yet moved data is
+/// removed and moves none, and the buffer it owned is dropped with the
+/// result. An operation that cannot be cancelled (a spawned future, for
+/// example) runs on and its result is dropped.
+///
 /// ```
 /// use proactor::{co_spawn, IoContext, OpFuture, UseFuture};
 ///
@@ -29,20 +37,24 @@ enum Slot<Args> {
 #[must_use = "the result is only delivered if the future is awaited"]
 pub struct OpFuture<Args> {
     slot: Arc<Mutex<Slot<Args>>>,
+    cancel: CancellationSignal,
 }
 
 /// The handler half.
 pub(super) struct Sender<Args> {
     slot: Option<Arc<Mutex<Slot<Args>>>>,
+    cancel: CancellationSlot,
 }
 
 pub(super) fn channel<Args>() -> (Sender<Args>, OpFuture<Args>) {
     let slot = Arc::new(Mutex::new(Slot::Waiting(None)));
+    let cancel = CancellationSignal::new();
     (
         Sender {
             slot: Some(slot.clone()),
+            cancel: cancel.slot(),
         },
-        OpFuture { slot },
+        OpFuture { slot, cancel },
     )
 }
 
@@ -60,6 +72,10 @@ impl<Args: Send + 'static> CompletionHandler<Args> for Sender<Args> {
     fn complete(mut self, args: Args) {
         self.fill(Slot::Done(args));
     }
+
+    fn cancellation_slot(&self) -> Option<CancellationSlot> {
+        Some(self.cancel.clone())
+    }
 }
 
 impl<Args> Drop for Sender<Args> {
@@ -75,8 +91,12 @@ impl<Args: Signature> Future for OpFuture<Args> {
         let mut slot = sync::lock(&self.slot);
         match std::mem::replace(&mut *slot, Slot::Taken) {
             Slot::Done(args) => Poll::Ready(args.into_output()),
-            Slot::Waiting(_) => {
-                *slot = Slot::Waiting(Some(cx.waker().clone()));
+            Slot::Waiting(w) => {
+                let w = match w {
+                    Some(w) if w.will_wake(cx.waker()) => w,
+                    _ => cx.waker().clone(),
+                };
+                *slot = Slot::Waiting(Some(w));
                 Poll::Pending
             }
             Slot::Taken => panic!("OpFuture polled after it completed"),
@@ -84,6 +104,17 @@ impl<Args: Signature> Future for OpFuture<Args> {
                 *slot = Slot::Abandoned;
                 panic!("proactor: the operation was abandoned before it completed (its IoContext was dropped)")
             }
+        }
+    }
+}
+
+impl<Args> Drop for OpFuture<Args> {
+    fn drop(&mut self) {
+        let pending = matches!(*sync::lock(&self.slot), Slot::Waiting(_));
+        // Emitted outside the result's lock: the operation's cancellation
+        // handler may complete it at once, which takes that lock.
+        if pending {
+            self.cancel.emit(CancellationType::ALL);
         }
     }
 }

@@ -60,3 +60,25 @@ impl Drop for DropProbe {
         self.0.inc();
     }
 }
+
+/// A waker that does nothing: for polling a future by hand.
+pub fn noop_waker() -> std::task::Waker {
+    struct Noop;
+    impl std::task::Wake for Noop {
+        fn wake(self: Arc<Self>) {}
+    }
+    std::task::Waker::from(Arc::new(Noop))
+}
+
+/// A connected TCP socket on `ctx` and its far end, a blocking std socket
+/// (reads time out after [`HANG`]): lets a test see exactly what crossed
+/// the wire.
+#[cfg(unix)]
+pub fn socket_and_std_peer(ctx: &IoContext) -> (proactor::net::TcpSocket, std::net::TcpStream) {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let client = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+    let (peer, _) = listener.accept().unwrap();
+    peer.set_read_timeout(Some(HANG)).unwrap();
+    let ours = proactor::net::TcpSocket::from_std(&ctx.executor(), client).unwrap();
+    (ours, peer)
+}

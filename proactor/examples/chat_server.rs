@@ -12,38 +12,17 @@
 
 #[path = "chat/message.rs"]
 mod message;
+#[path = "chat/room.rs"]
+mod room;
 
 use proactor::net::{TcpAcceptor, TcpSocket};
 use proactor::{async_read, async_write, IoContext};
+use room::Member;
 use std::collections::VecDeque;
 use std::io;
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::{Arc, Mutex};
 
-#[derive(Default)]
-struct Room {
-    participants: Vec<Weak<Session>>,
-    recent: VecDeque<Arc<Vec<u8>>>,
-}
-
-impl Room {
-    fn join(&mut self, s: &Arc<Session>) {
-        self.participants.push(Arc::downgrade(s));
-        for m in &self.recent {
-            s.deliver(m.clone());
-        }
-    }
-
-    fn deliver(&mut self, m: Arc<Vec<u8>>) {
-        self.recent.push_back(m.clone());
-        while self.recent.len() > 100 {
-            self.recent.pop_front();
-        }
-        self.participants.retain(|w| w.strong_count() > 0);
-        for p in self.participants.iter().filter_map(Weak::upgrade) {
-            p.deliver(m.clone());
-        }
-    }
-}
+type Room = room::Room<Session>;
 
 struct Session {
     socket: TcpSocket,
@@ -91,22 +70,12 @@ impl Session {
         );
     }
 
-    /// Queues `m`; starts writing if nothing is being written.
-    fn deliver(self: &Arc<Self>, m: Arc<Vec<u8>>) {
-        let mut q = self.queue.lock().unwrap();
-        q.push_back(m.clone());
-        if q.len() == 1 {
-            drop(q);
-            self.write(m);
-        }
-    }
-
     fn write(self: &Arc<Self>, m: Arc<Vec<u8>>) {
         let me = self.clone();
         async_write(
             &self.socket,
-            Shared(m),
-            move |r: io::Result<usize>, _: Shared| {
+            m,
+            move |r: io::Result<usize>, _: Arc<Vec<u8>>| {
                 if r.is_err() {
                     return me.leave();
                 }
@@ -127,17 +96,15 @@ impl Session {
     }
 }
 
-/// A shared message as a buffer (the bytes never change while written).
-struct Shared(Arc<Vec<u8>>);
-
-// SAFETY: the Vec's heap buffer is immutable while shared and does not
-// move with the handle.
-unsafe impl proactor::IoBuf for Shared {
-    fn stable_ptr(&self) -> *const u8 {
-        self.0.as_ptr()
-    }
-    fn bytes_init(&self) -> usize {
-        self.0.len()
+impl Member for Session {
+    /// Queues `m`; starts writing if nothing is being written.
+    fn deliver(this: &Arc<Self>, m: Arc<Vec<u8>>) {
+        let mut q = this.queue.lock().unwrap();
+        q.push_back(m.clone());
+        if q.len() == 1 {
+            drop(q);
+            this.write(m);
+        }
     }
 }
 

@@ -10,18 +10,15 @@
 //! Each session loops `async_read_some` into its buffer, then `async_write`
 //! of exactly those bytes, reusing the buffer: no allocation per message.
 
-use proactor::net::{TcpAcceptor, TcpSocket};
-use proactor::{async_write, IoContext, SignalSet};
-use std::io;
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
-use std::sync::Arc;
-use std::thread;
+#[path = "echo/server.rs"]
+mod server;
 
-#[derive(Default)]
-struct Stats {
-    sessions: AtomicU64,
-    bytes_of_closed: AtomicU64,
-}
+use proactor::async_write;
+use proactor::net::{TcpAcceptor, TcpSocket};
+use server::{Config, Stats};
+use std::io;
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::Arc;
 
 fn session(s: Arc<TcpSocket>, mut buf: Vec<u8>, echoed: u64, stats: Arc<Stats>) {
     buf.clear();
@@ -61,45 +58,9 @@ fn accept(a: Arc<TcpAcceptor>, bufsize: usize, stats: Arc<Stats>) {
 }
 
 fn main() -> io::Result<()> {
-    let args: Vec<String> = std::env::args().collect();
-    let arg = |i: usize, default: usize| {
-        args.get(i)
-            .map_or(default, |s| s.parse().expect("a number"))
-    };
-    let (port, threads, bufsize) = (arg(1, 15555) as u16, arg(2, 1).max(1), arg(3, 65536));
-
-    let ctx = Arc::new(IoContext::with_concurrency_hint(threads)?);
-    let acceptor = Arc::new(TcpAcceptor::bind(
-        &ctx.executor(),
-        ([127, 0, 0, 1], port).into(),
-    )?);
-    let stats = Arc::new(Stats::default());
-    accept(acceptor.clone(), bufsize, stats.clone());
-
-    let signals = SignalSet::new(&ctx.executor());
-    signals.add(libc::SIGINT)?;
-    signals.add(libc::SIGTERM)?;
-    let c = ctx.clone();
-    signals.async_wait(move |_: io::Result<i32>| c.stop());
-
-    println!(
-        "pingpong_server listening on {} threads={threads} bufsize={bufsize}",
-        acceptor.local_addr()?
-    );
-    let runners: Vec<_> = (1..threads)
-        .map(|_| {
-            let c = ctx.clone();
-            thread::spawn(move || c.run())
-        })
-        .collect();
-    ctx.run();
-    for r in runners {
-        let _ = r.join();
-    }
-    println!(
-        "pingpong_server stopped sessions_accepted={} bytes_echoed_by_closed_sessions={}",
-        stats.sessions.load(Relaxed),
-        stats.bytes_of_closed.load(Relaxed)
-    );
-    Ok(())
+    let cfg = Config::from_args();
+    let bufsize = cfg.bufsize;
+    server::serve(&cfg, |_, acceptor, stats| {
+        accept(Arc::new(acceptor), bufsize, stats)
+    })
 }

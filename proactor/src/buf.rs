@@ -6,7 +6,10 @@
 //! future, a closed socket). That is what makes completion backends
 //! (io_uring, IOCP) sound.
 //!
-//! * [`IoBuf`]: data to send, `buf[..len]`.
+//! * [`IoBuf`]: data to send, `buf[..len]`: `Vec<u8>`, `Box<[u8]>`,
+//!   `String`, static slices and strings, and shared `Arc<[u8]>`,
+//!   `Arc<str>`, `Arc<Vec<u8>>`, `Arc<String>` (one message written to many
+//!   sockets without copying).
 //! * [`IoBufMut`]: room to receive: a read writes into `len..capacity` and
 //!   advances the length by the number of bytes read.
 //!
@@ -77,15 +80,44 @@ pub unsafe trait IoBufMut: IoBuf {
     }
 }
 
-// SAFETY: a Vec's heap pointer does not change when the Vec moves, and its
-// contents are `len` initialised bytes.
-unsafe impl IoBuf for Vec<u8> {
-    fn stable_ptr(&self) -> *const u8 {
-        self.as_ptr()
-    }
-    fn bytes_init(&self) -> usize {
-        self.len()
-    }
+/// Implements [`IoBuf`] for types that deref to bytes which stay put while
+/// the value moves.
+macro_rules! stable_bytes {
+    ($($(#[$why:meta])* $t:ty;)*) => {$(
+        $(#[$why])*
+        unsafe impl IoBuf for $t {
+            fn stable_ptr(&self) -> *const u8 {
+                <[u8]>::as_ptr((**self).as_ref())
+            }
+            fn bytes_init(&self) -> usize {
+                <[u8]>::len((**self).as_ref())
+            }
+        }
+    )*};
+}
+
+stable_bytes! {
+    // SAFETY: a Vec's heap pointer does not change when the Vec moves, and
+    // its contents are `len` initialised bytes.
+    Vec<u8>;
+    // SAFETY: as for Vec.
+    Box<[u8]>;
+    // SAFETY: a String's heap buffer, like a Vec's.
+    String;
+    // SAFETY: static data never moves or changes.
+    &'static [u8];
+    // SAFETY: as for `&'static [u8]`.
+    &'static str;
+    // SAFETY: shared data behind an `Arc` cannot change while this handle
+    // exists (mutation needs a unique handle) and does not move with it.
+    std::sync::Arc<[u8]>;
+    // SAFETY: as for `Arc<[u8]>`.
+    std::sync::Arc<str>;
+    // SAFETY: as for `Arc<[u8]>`: the Vec cannot be reached mutably, so its
+    // heap buffer neither changes nor moves.
+    std::sync::Arc<Vec<u8>>;
+    // SAFETY: as for `Arc<Vec<u8>>`.
+    std::sync::Arc<String>;
 }
 
 // SAFETY: `capacity` writable bytes behind a pointer that survives moves.
@@ -99,46 +131,6 @@ unsafe impl IoBufMut for Vec<u8> {
     unsafe fn set_init(&mut self, len: usize) {
         // SAFETY: forwarded to the caller.
         unsafe { self.set_len(len) }
-    }
-}
-
-// SAFETY: as for Vec.
-unsafe impl IoBuf for Box<[u8]> {
-    fn stable_ptr(&self) -> *const u8 {
-        self.as_ptr()
-    }
-    fn bytes_init(&self) -> usize {
-        self.len()
-    }
-}
-
-// SAFETY: a String's heap buffer, like a Vec's.
-unsafe impl IoBuf for String {
-    fn stable_ptr(&self) -> *const u8 {
-        self.as_ptr()
-    }
-    fn bytes_init(&self) -> usize {
-        self.len()
-    }
-}
-
-// SAFETY: static data never moves or changes.
-unsafe impl IoBuf for &'static [u8] {
-    fn stable_ptr(&self) -> *const u8 {
-        self.as_ptr()
-    }
-    fn bytes_init(&self) -> usize {
-        self.len()
-    }
-}
-
-// SAFETY: as for `&'static [u8]`.
-unsafe impl IoBuf for &'static str {
-    fn stable_ptr(&self) -> *const u8 {
-        self.as_ptr()
-    }
-    fn bytes_init(&self) -> usize {
-        self.len()
     }
 }
 
@@ -217,5 +209,17 @@ mod tests {
         assert_eq!(IoBuf::as_slice(&&b"123"[..]), b"123");
         assert_eq!(IoBuf::as_slice(&b"12"), b"12");
         assert_eq!(IoBuf::as_slice(&vec![9u8].into_boxed_slice()), [9]);
+    }
+
+    #[test]
+    fn shared_buffers_point_at_the_shared_bytes() {
+        use std::sync::Arc;
+        let v = Arc::new(b"shared".to_vec());
+        let b = v.clone();
+        assert_eq!(b.stable_ptr(), v.as_ptr());
+        assert_eq!(IoBuf::as_slice(&b), b"shared");
+        assert_eq!(IoBuf::as_slice(&Arc::<[u8]>::from(&b"s"[..])), b"s");
+        assert_eq!(IoBuf::as_slice(&Arc::<str>::from("t")), b"t");
+        assert_eq!(IoBuf::as_slice(&Arc::new(String::from("u"))), b"u");
     }
 }

@@ -15,8 +15,9 @@ use std::time::{Duration, Instant};
 /// one context at once; each handler runs exactly once, on one of them.
 ///
 /// `run()` returns when there is no work left: no queued handler, no
-/// handler running, no pending operation and no [`WorkGuard`]
-/// (crate::WorkGuard). Running out of work *stops* the context: from then
+/// handler running, no pending operation and no
+/// [`WorkGuard`](crate::WorkGuard). Running out of work *stops* the
+/// context: from then
 /// on every run and poll call returns 0 at once, until
 /// [`restart`](IoContext::restart).
 ///

@@ -38,8 +38,8 @@ pub trait Executor: Clone + Send + Sync + 'static {
     /// Queues `f`. It never runs before `post` returns.
     fn post<F: FnOnce() + Send + 'static>(&self, f: F);
 
-    /// Runs `f` before returning if [`running_in_this_thread`]
-    /// (Executor::running_in_this_thread) is true, and queues it otherwise.
+    /// Runs `f` before returning if [`running_in_this_thread`](Executor::running_in_this_thread)
+    /// is true, and queues it otherwise.
     fn dispatch<F: FnOnce() + Send + 'static>(&self, f: F);
 
     /// Queues `f` as a continuation of the running handler.
@@ -49,13 +49,15 @@ pub trait Executor: Clone + Send + Sync + 'static {
     fn running_in_this_thread(&self) -> bool;
 
     /// Counts one unit of outstanding work: `run()` does not return for
-    /// lack of work until the matching [`on_work_finished`]
-    /// (Executor::on_work_finished). Used by [`WorkGuard`](crate::WorkGuard)
-    /// and by pending operations. The default does nothing.
+    /// lack of work until the matching
+    /// [`on_work_finished`](Executor::on_work_finished). Used by
+    /// [`WorkGuard`](crate::WorkGuard) and by pending operations. The
+    /// default does nothing.
     fn on_work_started(&self) {}
 
-    /// Releases a unit counted by [`on_work_started`]
-    /// (Executor::on_work_started). The default does nothing.
+    /// Releases a unit counted by
+    /// [`on_work_started`](Executor::on_work_started). The default does
+    /// nothing.
     fn on_work_finished(&self) {}
 }
 

@@ -27,6 +27,9 @@
 //! ctx.run();
 //! # Ok::<(), std::io::Error>(())
 //! ```
+//!
+//! New to completion tokens? [`guide::tokens`]
+//! explains them side by side with Asio and with tokio.
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(missing_docs)]
 
@@ -66,6 +69,8 @@ mod timer;
 
 #[cfg(not(loom))]
 mod future;
+#[cfg(all(unix, not(loom)))]
+pub mod guide;
 #[cfg(not(loom))]
 pub mod token;
 

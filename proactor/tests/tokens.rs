@@ -504,3 +504,27 @@ fn a_bound_executor_is_kept_busy_while_the_operation_is_pending() {
     );
     assert_eq!(rx.recv_timeout(HANG).unwrap(), (true, true));
 }
+
+/// `as_result` folds a result and a buffer into one `Result`, for `?`.
+#[test]
+fn as_result_folds_the_buffer_into_the_result() {
+    use proactor::token::as_result;
+    let ctx = IoContext::new().unwrap();
+    let case = ReadCase::new(&ctx);
+    let (n, buf) = ctx.block_on(case.start(as_result(UseFuture))).unwrap();
+    assert_eq!((n, &buf[..]), (5, &b"hello"[..]));
+
+    let never_opened = TcpSocket::new(&ctx.executor());
+    let r = ctx.block_on(never_opened.async_write_some(b"x".to_vec(), as_result(UseFuture)));
+    assert!(r.is_err());
+
+    // With a closure: one parameter instead of two.
+    let (tx, rx) = mpsc::channel();
+    case.0.peer.shutdown(std::net::Shutdown::Write).unwrap();
+    case.start(as_result(move |r: io::Result<(usize, Vec<u8>)>| {
+        tx.send(r.unwrap().0).unwrap()
+    }));
+    ctx.restart();
+    ctx.run();
+    assert_eq!(rx.try_recv().unwrap(), 0, "end of stream");
+}

@@ -472,13 +472,18 @@ pub(crate) fn abort(op: &OpPtr) {
 
 /// A descriptor state pointer that may travel (states are pool-owned and
 /// live as long as their reactor, which whoever holds this keeps alive).
+#[cfg(unix)]
 #[derive(Clone, Copy)]
 pub(crate) struct StateRef(pub(crate) NonNull<DescriptorState>);
 
 // SAFETY: `DescriptorState` is `Sync`; see the type's comment for lifetime.
+#[cfg(unix)]
 unsafe impl Send for StateRef {}
+// SAFETY: as for `Send`.
+#[cfg(unix)]
 unsafe impl Sync for StateRef {}
 
+#[cfg(unix)]
 impl StateRef {
     /// # Safety
     /// The state's reactor is alive.

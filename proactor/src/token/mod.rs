@@ -8,11 +8,28 @@
 //! the initiating function returns:
 //!
 //! * a closure is the handler itself, called once with the result;
-//! * [`UseFuture`] makes the function return a future of the result;
-//! * [`Detached`] drops the result.
+//! * [`UseFuture`] makes the function return a future of the result
+//!   (dropping the future cancels the operation);
+//! * [`Detached`] drops the result;
+//! * [`Deferred`] returns the operation, to start later with any token;
+//! * adapters wrap a token: [`bind_executor`] (run the handler on another
+//!   executor), [`bind_cancellation_slot`] (cancel the operation through a
+//!   [`CancellationSignal`]), [`as_result`] (one `Result` for `?`).
 //!
 //! The result is a tuple of arguments, `Args`: `(T,)` for one value, `(A,
-//! B)` for two (a closure then takes two parameters).
+//! B)` for two (a closure then takes two parameters). Handlers are never
+//! called inside the initiating function. [`parallel_group`] waits for
+//! several operations at once.
+//!
+//! **Dropping a `UseFuture` future** cancels its operation. For reads the
+//! rule is: a read not yet performed is removed and consumes nothing; a
+//! read already performed, whose future is dropped before it was polled to
+//! completion, takes the bytes it read with it. To race a read against
+//! something else without that risk, use [`parallel_group`], which hands
+//! back every member's result.
+//!
+//! The guide, [`crate::guide::tokens`], explains all of this for Asio and
+//! tokio users, with code side by side.
 //!
 //! ```
 //! use proactor::{co_spawn, Detached, IoContext, UseFuture};
@@ -26,12 +43,14 @@
 //! # Ok::<(), std::io::Error>(())
 //! ```
 
+mod as_result;
 mod bind;
 mod cancel;
 mod deferred;
 mod group;
 mod oneshot;
 
+pub use as_result::{as_result, AsResult};
 pub use bind::{bind_cancellation_slot, bind_executor, BindCancellationSlot, BindExecutor};
 pub use bind::{composed_slot, with_cancellation_slot, WithCancellationSlot};
 pub(crate) use cancel::next_id;

@@ -9,6 +9,9 @@
 use std::io::Write;
 use std::time::Instant;
 
+mod alloc_count;
+pub use alloc_count::allocations;
+
 /// Nanoseconds from `a` to `b`.
 #[inline]
 pub fn elapsed_ns(a: Instant, b: Instant) -> f64 {
@@ -45,6 +48,20 @@ impl Sample {
     pub fn new(primary: f64, details: String) -> Self {
         Sample { primary, details }
     }
+
+    /// A run that took `total_ns` for `ops` operations: ns per operation,
+    /// with `total_ms=`, the `extra` fields and `ok=`.
+    pub fn per_op(total_ns: f64, ops: u64, extra: &str, ok: bool) -> Self {
+        let sep = if extra.is_empty() { "" } else { " " };
+        Sample::new(
+            total_ns / ops as f64,
+            format!(
+                "total_ms={:.3}{sep}{extra} ok={}",
+                total_ns / 1e6,
+                u8::from(ok)
+            ),
+        )
+    }
 }
 
 /// Runs `f` once untimed, then `reps` times; prints the median run's line.
@@ -56,7 +73,17 @@ pub fn run_reps(name: &str, key: &str, reps: usize, mut f: impl FnMut() -> Sampl
         }
     }
     drop(f());
-    let mut runs: Vec<Sample> = (0..reps).map(|_| f()).collect();
+    let mut runs: Vec<Sample> = (0..reps)
+        .map(|_| {
+            let before = allocations();
+            let mut s = f();
+            if let (Some(a), Some(b)) = (before, allocations()) {
+                // Everything the run allocated, set-up included.
+                s.details.push_str(&format!(" allocs={}", b - a));
+            }
+            s
+        })
+        .collect();
     runs.sort_by(|a, b| a.primary.total_cmp(&b.primary));
     let med = &runs[runs.len() / 2];
     println!(
@@ -103,4 +130,41 @@ impl<T> Shared<T> {
         // SAFETY: forwarded to the caller.
         unsafe { &*self.0 }
     }
+}
+
+/// The anchors' deterministic PRNG (xorshift64*), so both sides draw the
+/// same sequence.
+pub struct Prng(u64);
+
+impl Prng {
+    pub fn new(seed: u64) -> Self {
+        Prng(if seed == 0 {
+            0x9E37_79B9_7F4A_7C15
+        } else {
+            seed
+        })
+    }
+
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+
+    /// Uniform-ish value in `[0, bound)`.
+    pub fn below(&mut self, bound: u64) -> u64 {
+        self.next_u64() % bound
+    }
+}
+
+/// CPU time consumed by the calling thread, in ns.
+pub fn thread_cpu_ns() -> f64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `ts` is a valid out-pointer.
+    unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+    ts.tv_sec as f64 * 1e9 + ts.tv_nsec as f64
 }

@@ -244,6 +244,43 @@ impl IoContext {
         self.sched.restart()
     }
 
+    /// Sets the longest a thread about to block waiting for I/O may first
+    /// poll for it instead (busy polling); `Duration::ZERO` turns polling
+    /// off. The default is 50 µs.
+    ///
+    /// Polling trades processor time for latency: a blocked thread pays a
+    /// wake-up when the next event comes, which on virtual machines can
+    /// cost more than a loopback round trip. The actual window adapts
+    /// between nothing and this limit: it grows while events arrive within
+    /// microseconds of each other (a latency-bound exchange) and falls to
+    /// nothing when polls come back empty, so an idle or lightly loaded
+    /// context does not poll. Where processor time is scarce or billed,
+    /// turn it off.
+    ///
+    /// ```
+    /// let ctx = proactor::IoContext::new()?;
+    /// ctx.set_busy_poll(std::time::Duration::ZERO);
+    /// assert_eq!(ctx.busy_poll(), std::time::Duration::ZERO);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    #[cfg(not(loom))]
+    pub fn set_busy_poll(&self, max: Duration) {
+        let ns = max.as_nanos().min(u128::from(u32::MAX)) as u32;
+        self.sched.set_busy_poll_ns(ns);
+    }
+
+    /// The busy-polling limit (see [`set_busy_poll`](IoContext::set_busy_poll)).
+    ///
+    /// ```
+    /// let ctx = proactor::IoContext::new()?;
+    /// assert_eq!(ctx.busy_poll(), std::time::Duration::from_micros(50));
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    #[cfg(not(loom))]
+    pub fn busy_poll(&self) -> Duration {
+        Duration::from_nanos(self.sched.busy_poll_ns().into())
+    }
+
     /// Runs handlers on this thread until `f` completes, and returns its
     /// output. `f` is polled on this thread, inside the context (so
     /// `running_in_this_thread()` is true while it runs).

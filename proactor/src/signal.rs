@@ -166,7 +166,7 @@ impl Initiation<(io::Result<i32>,)> for WaitInit {
         let sched = &self.0.ex.sched;
         sched.work_started();
         let (op, cancellable) =
-            ReactorOp::new_cancellable(Wait(Err(io::ErrorKind::Other.into())), handler);
+            ReactorOp::new_cancellable(Wait(Err(io::ErrorKind::Other.into())), handler, None);
         if let Some(c) = cancellable {
             let (shared, ticket) = (self.0.clone(), c.ticket.clone());
             c.install(move || shared.cancel_one(&ticket));

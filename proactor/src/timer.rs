@@ -16,8 +16,8 @@ use std::time::{Duration, Instant, SystemTime};
 /// What timers share with their pending operations.
 struct Shared<C: Clock> {
     ex: IoExecutor,
-    /// The context's reactor, or why it could not be created.
-    reactor: Result<Arc<Reactor>, io::ErrorKind>,
+    /// Why the context's reactor could not be created, if so.
+    failed: Option<io::ErrorKind>,
     /// Touched under the reactor's timer lock, or under `no_reactor` when
     /// there is no reactor.
     entry: UnsafeCell<TimerEntry<C::Time>>,
@@ -27,6 +27,7 @@ struct Shared<C: Clock> {
 // SAFETY: `entry` is only accessed under a lock (see the field); everything
 // else is thread-safe.
 unsafe impl<C: Clock> Send for Shared<C> {}
+// SAFETY: as for `Send`.
 unsafe impl<C: Clock> Sync for Shared<C> {}
 
 impl<C: Clock> Shared<C> {
@@ -35,9 +36,23 @@ impl<C: Clock> Shared<C> {
         unsafe { NonNull::new_unchecked(self.entry.get()) }
     }
 
+    /// The context's reactor (created when the timer was), which lives as
+    /// long as the context, which `ex` keeps alive.
+    #[inline]
+    fn reactor(&self) -> Result<&Reactor, io::ErrorKind> {
+        match self.failed {
+            Some(kind) => Err(kind),
+            None => Ok(self
+                .ex
+                .sched
+                .created_reactor()
+                .expect("created with the timer")),
+        }
+    }
+
     /// Runs `f` on the entry under the right lock.
     fn with_entry<R>(&self, f: impl FnOnce(&mut TimerEntry<C::Time>) -> R) -> R {
-        match &self.reactor {
+        match self.reactor() {
             // SAFETY: the entry lives as long as `self`.
             Ok(r) => unsafe { r.timer_entry::<C, _>(self.entry(), f) },
             Err(_) => {
@@ -49,7 +64,7 @@ impl<C: Clock> Shared<C> {
     }
 
     fn cancel(&self) -> usize {
-        match &self.reactor {
+        match self.reactor() {
             // SAFETY: the entry lives as long as `self`.
             Ok(r) => unsafe { r.timer_cancel::<C>(self.entry()) },
             // Without a reactor no wait is ever pending.
@@ -62,9 +77,14 @@ impl<C: Clock> Shared<C> {
     }
 
     fn set_expiry(&self, t: C::Time) -> usize {
-        let n = self.cancel();
-        self.with_entry(|e| e.expiry = t);
-        n
+        match self.reactor() {
+            // SAFETY: the entry lives as long as `self`.
+            Ok(r) => unsafe { r.timer_set_expiry::<C>(self.entry(), t) },
+            Err(_) => self.with_entry(|e| {
+                e.expiry = t;
+                0
+            }),
+        }
     }
 }
 
@@ -102,13 +122,13 @@ impl<C: Clock> Initiation<(io::Result<()>,)> for WaitInit<C> {
         let shared = &self.0;
         let sched = &shared.ex.sched;
         sched.work_started();
-        let (op, cancellable) = ReactorOp::new_cancellable(Wait(Ok(())), handler);
-        match &shared.reactor {
+        let (op, cancellable) = ReactorOp::new_cancellable(Wait(Ok(())), handler, None);
+        match shared.reactor() {
             Ok(r) => {
                 if let Some(c) = cancellable {
                     let (shared, ticket) = (self.0.clone(), c.ticket.clone());
                     c.install(move || {
-                        if let Ok(r) = &shared.reactor {
+                        if let Ok(r) = shared.reactor() {
                             // SAFETY: `shared` keeps the entry alive.
                             unsafe { r.timer_cancel_one::<C>(shared.entry(), &ticket) }
                         }
@@ -123,7 +143,7 @@ impl<C: Clock> Initiation<(io::Result<()>,)> for WaitInit<C> {
                 unsafe {
                     ReactorOpHeader::fail(
                         ReactorOpHeader::from_op(NonNull::new_unchecked(op.as_ptr())),
-                        io::Error::from(*kind),
+                        io::Error::from(kind),
                     )
                 };
                 sched.post_completion(op);
@@ -132,15 +152,22 @@ impl<C: Clock> Initiation<(io::Result<()>,)> for WaitInit<C> {
     }
 }
 
+/// An instant in the past, the same for every new timer: taken once, when
+/// the first timer is made (reading the clock for every timer costs more).
+fn process_origin() -> Instant {
+    static ORIGIN: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
+    *ORIGIN.get_or_init(Instant::now)
+}
+
 /// The shared implementation of both timers.
 struct Timer<C: Clock>(Arc<Shared<C>>);
 
 impl<C: Clock> Timer<C> {
     fn new(ex: &IoExecutor, expiry: C::Time) -> Self {
-        let reactor = ex.sched.reactor().cloned().map_err(|e| e.kind());
+        let failed = ex.sched.reactor().err().map(|e| e.kind());
         Timer(Arc::new(Shared {
             ex: ex.clone(),
-            reactor,
+            failed,
             entry: UnsafeCell::new(TimerEntry::new(expiry)),
             no_reactor: Mutex::new(()),
         }))
@@ -151,7 +178,7 @@ impl<C: Clock> Timer<C> {
     }
 
     fn wait(&self) -> io::Result<()> {
-        if let Err(kind) = self.0.reactor {
+        if let Some(kind) = self.0.failed {
             return Err(kind.into());
         }
         loop {
@@ -173,19 +200,21 @@ impl<C: Clock> Drop for Timer<C> {
 }
 
 macro_rules! timer_type {
-    ($(#[$doc:meta])* $name:ident, $clock:ty, $time:ty, $now:expr) => {
+    ($(#[$doc:meta])* $name:ident, $clock:ty, $time:ty, $now:expr, $past:expr) => {
         $(#[$doc])*
         pub struct $name(Timer<$clock>);
 
         impl $name {
-            /// A timer on `ex`'s context, expiring now.
+            /// A timer on `ex`'s context, already expired: its expiry is a
+            /// fixed instant in the past (as a default-constructed Asio
+            /// timer's), so a wait completes at once until an expiry is set.
             ///
             /// ```
             #[doc = concat!("let ctx = proactor::IoContext::new()?;\nlet t = proactor::", stringify!($name), "::new(&ctx.executor());")]
             /// # Ok::<(), std::io::Error>(())
             /// ```
             pub fn new(ex: &IoExecutor) -> Self {
-                $name(Timer::new(ex, $now))
+                $name(Timer::new(ex, $past))
             }
 
             /// Sets the expiry to `d` from now. Pending waits complete with
@@ -306,7 +335,8 @@ timer_type!(
     SteadyTimer,
     Steady,
     Instant,
-    Instant::now()
+    Instant::now(),
+    process_origin()
 );
 
 timer_type!(
@@ -326,5 +356,6 @@ timer_type!(
     SystemTimer,
     System,
     SystemTime,
-    SystemTime::now()
+    SystemTime::now(),
+    SystemTime::UNIX_EPOCH
 );

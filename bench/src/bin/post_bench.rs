@@ -94,14 +94,7 @@ fn chain(n: u64, hint: Option<usize>, kind: Kind) -> Sample {
     ctx.executor().post(move || chain_link(s));
     let ran = ctx.run();
     let total = elapsed_ns(t0, Instant::now());
-    Sample::new(
-        total / n as f64,
-        format!(
-            "total_ms={:.3} ran={ran} ok={}",
-            total / 1e6,
-            u8::from(ran as u64 == n)
-        ),
-    )
+    Sample::per_op(total, n, &format!("ran={ran}"), ran as u64 == n)
 }
 
 struct DispatchChain {
@@ -146,13 +139,11 @@ fn chain_dispatch(n: u64) -> Sample {
     let ran = ctx.run();
     let total = elapsed_ns(t0, Instant::now());
     let inline = st.inline_runs.load(Relaxed);
-    Sample::new(
-        total / n as f64,
-        format!(
-            "total_ms={:.3} ran_by_scheduler={ran} ran_inline={inline} ok={}",
-            total / 1e6,
-            u8::from(ran as u64 + inline == n)
-        ),
+    Sample::per_op(
+        total,
+        n,
+        &format!("ran_by_scheduler={ran} ran_inline={inline}"),
+        ran as u64 + inline == n,
     )
 }
 
@@ -173,13 +164,11 @@ fn mt_drain(n: u64) -> Sample {
     let t0 = Instant::now();
     let (r0, r1) = run_two(&ctx);
     let total = elapsed_ns(t0, Instant::now());
-    Sample::new(
-        total / n as f64,
-        format!(
-            "total_ms={:.3} ran_thread0={r0} ran_thread1={r1} ok={}",
-            total / 1e6,
-            u8::from((r0 + r1) as u64 == n)
-        ),
+    Sample::per_op(
+        total,
+        n,
+        &format!("ran_thread0={r0} ran_thread1={r1}"),
+        (r0 + r1) as u64 == n,
     )
 }
 
@@ -200,13 +189,11 @@ fn mt_chains(n: u64) -> Sample {
     }
     let (r0, r1) = run_two(&ctx);
     let total = elapsed_ns(t0, Instant::now());
-    Sample::new(
-        total / n as f64,
-        format!(
-            "total_ms={:.3} ran_thread0={r0} ran_thread1={r1} ok={}",
-            total / 1e6,
-            u8::from((r0 + r1) as u64 == n)
-        ),
+    Sample::per_op(
+        total,
+        n,
+        &format!("ran_thread0={r0} ran_thread1={r1}"),
+        (r0 + r1) as u64 == n,
     )
 }
 
@@ -248,14 +235,7 @@ fn xthread_stream(n: u64) -> Sample {
     });
     let end = st.end.lock().unwrap().unwrap_or(t0);
     let total = elapsed_ns(t0, end);
-    Sample::new(
-        total / n as f64,
-        format!(
-            "total_ms={:.3} ok={}",
-            total / 1e6,
-            u8::from(st.consumed.load(Relaxed) == n)
-        ),
-    )
+    Sample::per_op(total, n, "", st.consumed.load(Relaxed) == n)
 }
 
 struct PingPong {
@@ -292,13 +272,11 @@ fn xthread_pingpong(hops: u64) -> Sample {
         t0
     });
     let total = elapsed_ns(t0, Instant::now());
-    Sample::new(
-        total / hops as f64,
-        format!(
-            "total_ms={:.3} hops={hops} ok={}",
-            total / 1e6,
-            u8::from(st.left.load(Relaxed) == 0)
-        ),
+    Sample::per_op(
+        total,
+        hops,
+        &format!("hops={hops}"),
+        st.left.load(Relaxed) == 0,
     )
 }
 

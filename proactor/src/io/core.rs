@@ -82,8 +82,15 @@ impl IoCore {
     ) {
         let sched = &self.ex.sched;
         sched.work_started();
-        let (op, cancellable) = ReactorOp::new_cancellable(op, handler);
-        match self.io() {
+        let io = self.io();
+        // SAFETY: the state is pool-owned and lives as long as the reactor
+        // `io` holds.
+        let spare = io
+            .as_ref()
+            .ok()
+            .map(|(_, s)| unsafe { s.as_ref() }.spare(kind));
+        let (op, cancellable) = ReactorOp::new_cancellable(op, handler, spare);
+        match io {
             Ok((r, s)) => {
                 if let Some(c) = cancellable {
                     let (reactor, state, ticket) = (r.clone(), StateRef(*s), c.ticket.clone());

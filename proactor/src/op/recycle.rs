@@ -25,6 +25,8 @@ const CLASSES: usize = 16;
 pub(crate) const MAX_SIZE: usize = GRANULE * CLASSES;
 /// Alignment of every cached block.
 const ALIGN: usize = 16;
+// A `Spare` keeps a block's class in its address's alignment bits.
+const _: () = assert!(CLASSES <= ALIGN);
 
 /// The size class serving `layout`, if any.
 #[inline(always)]
@@ -76,6 +78,104 @@ pub(crate) unsafe fn dealloc(p: NonNull<u8>, layout: Layout) {
         // SAFETY: uncached blocks are allocated with their own layout.
         None => unsafe { alloc::dealloc(p.as_ptr(), layout) },
     }
+}
+
+/// A one-block cache kept by an I/O object for the operations of one kind
+/// it starts (its reads, say): an operation's block goes back here when it
+/// completes, and the object's next operation of that kind takes it. So a
+/// steady stream of operations on many objects allocates nothing, however
+/// their completions interleave across threads and batches (the per-thread
+/// lists alone cannot promise that: a batch of reads completing frees more
+/// read blocks than a list keeps).
+///
+/// The word holds the block's address with its size class in the low bits
+/// (blocks are 16-aligned), or 0.
+#[cfg(not(loom))]
+pub(crate) struct Spare(std::sync::atomic::AtomicUsize);
+
+#[cfg(not(loom))]
+impl Spare {
+    pub(crate) const fn new() -> Self {
+        Spare(std::sync::atomic::AtomicUsize::new(0))
+    }
+
+    /// Takes the block if it is of `class`; a block of another class is
+    /// freed (the object's operations changed shape).
+    #[inline]
+    fn take(&self, class: usize) -> Option<NonNull<u8>> {
+        use std::sync::atomic::Ordering::{Acquire, Relaxed};
+        if self.0.load(Relaxed) == 0 {
+            return None;
+        }
+        let word = self.0.swap(0, Acquire);
+        let block = NonNull::new((word & !(ALIGN - 1)) as *mut u8)?;
+        if word & (ALIGN - 1) == class {
+            return Some(block);
+        }
+        // SAFETY: a spare block is an unused block of its recorded class.
+        unsafe { dealloc_class(block, word & (ALIGN - 1)) };
+        None
+    }
+
+    /// Keeps `p` (an unused block of `class`) if the spare is empty.
+    #[inline]
+    fn give(&self, class: usize, p: NonNull<u8>) -> bool {
+        use std::sync::atomic::Ordering::{Relaxed, Release};
+        self.0.load(Relaxed) == 0
+            && self
+                .0
+                .compare_exchange(0, p.as_ptr() as usize | class, Release, Relaxed)
+                .is_ok()
+    }
+}
+
+#[cfg(not(loom))]
+impl Drop for Spare {
+    fn drop(&mut self) {
+        let word = *self.0.get_mut();
+        if let Some(block) = NonNull::new((word & !(ALIGN - 1)) as *mut u8) {
+            // SAFETY: as in `take`; nothing else can reach it any more.
+            unsafe { dealloc_class(block, word & (ALIGN - 1)) };
+        }
+    }
+}
+
+/// As [`alloc`], trying `spare` first.
+#[cfg(not(loom))]
+#[inline]
+pub(crate) fn alloc_with(layout: Layout, spare: Option<&Spare>) -> NonNull<u8> {
+    if let (Some(spare), Some(class)) = (spare, class_of(layout)) {
+        if let Some(block) = spare.take(class) {
+            return block;
+        }
+    }
+    alloc(layout)
+}
+
+/// As [`dealloc`], keeping the block in `spare` if that is empty.
+///
+/// # Safety
+/// As for [`dealloc`].
+#[cfg(not(loom))]
+#[inline]
+pub(crate) unsafe fn dealloc_with(p: NonNull<u8>, layout: Layout, spare: Option<&Spare>) {
+    if let (Some(spare), Some(class)) = (spare, class_of(layout)) {
+        if spare.give(class, p) {
+            return;
+        }
+    }
+    // SAFETY: forwarded.
+    unsafe { dealloc(p, layout) }
+}
+
+/// Frees a block of `class` (to the thread's list or the allocator).
+///
+/// # Safety
+/// `p` is an unused block of `class`.
+#[cfg(not(loom))]
+unsafe fn dealloc_class(p: NonNull<u8>, class: usize) {
+    // SAFETY: forwarded; a block of a class has the class's layout.
+    unsafe { dealloc(p, class_layout(class)) }
 }
 
 #[cfg(not(loom))]

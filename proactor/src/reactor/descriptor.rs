@@ -16,6 +16,7 @@
 
 use super::op::{OpKind, Progress, RawFd, ReactorOpHeader};
 use crate::op::queue::OpQueue;
+use crate::op::recycle::Spare;
 use crate::op::{Action, OpHeader, OpPtr};
 use crate::scheduler::Scheduler;
 use crate::sync::{self, AtomicBool, AtomicU32, Mutex, MutexGuard, Ordering::SeqCst};
@@ -64,6 +65,9 @@ pub(crate) struct DescriptorState {
     /// `op` is in the scheduler's queue.
     queued: AtomicBool,
     guarded: Mutex<Guarded>,
+    /// Operation blocks kept for the next read, write and except
+    /// operation: they follow the state through its owners.
+    spares: [Spare; 3],
 }
 
 // SAFETY: `sched` points to the scheduler that owns (through its reactor)
@@ -85,7 +89,13 @@ impl DescriptorState {
                 try_speculative: [true; 3],
                 shutdown: true,
             }),
+            spares: [Spare::new(), Spare::new(), Spare::new()],
         }
+    }
+
+    /// The block cache for operations of `kind`.
+    pub(crate) fn spare(&self, kind: OpKind) -> &Spare {
+        &self.spares[kind as usize]
     }
 
     pub(crate) fn lock(&self) -> MutexGuard<'_, Guarded> {

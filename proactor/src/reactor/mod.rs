@@ -11,6 +11,7 @@
 //! The reactor is created with the first I/O object of a context, as in
 //! Asio: a context that only runs posted handlers never pays for it.
 
+pub(crate) mod busy_poll;
 pub(crate) mod descriptor;
 pub(crate) mod op;
 #[cfg(all(test, not(loom)))]
@@ -23,6 +24,7 @@ use crate::scheduler::task::Task;
 use crate::scheduler::Scheduler;
 use crate::sync::{self, Arc, Mutex};
 use crate::sys::Poller;
+use busy_poll::BusyPoll;
 use descriptor::{DescriptorState, Pool};
 use op::{CancelTicket, OpKind, Progress, RawFd, ReactorOpHeader};
 use std::io;
@@ -32,6 +34,8 @@ use timer_queue::{TimerEntry, TimerQueue};
 
 pub(crate) struct Reactor {
     poller: Poller,
+    /// How long to poll before blocking (adapts to the traffic).
+    busy: BusyPoll,
     sched: *const Scheduler,
     pool: Mutex<Pool>,
     timers: Mutex<Timers>,
@@ -97,6 +101,7 @@ impl Reactor {
     pub(crate) fn new(sched: &Scheduler) -> io::Result<Reactor> {
         Ok(Reactor {
             poller: Poller::new()?,
+            busy: BusyPoll::new(),
             sched,
             pool: Mutex::new(Pool::new(sched)),
             timers: Mutex::new(Timers {
@@ -296,15 +301,48 @@ impl Reactor {
             abort(&op);
             return self.sched().post_completion(op);
         }
-        if e.expiry <= C::now() {
-            drop(t);
-            return self.sched().post_completion(op);
-        }
         e.ops.push(op);
         // SAFETY: caller's contract.
         if unsafe { C::queue(&mut t).insert(entry) } {
+            // Only a new earliest timer can be due already (a later one
+            // fires with the earliest, whose wake-up is armed): the clock
+            // is read only then.
+            if e.expiry <= C::now() {
+                // SAFETY: caller's contract.
+                unsafe { C::queue(&mut t).remove(entry) };
+                let due = OpQueue::new();
+                let mut n = 0;
+                while let Some(op) = e.ops.pop() {
+                    due.push(op);
+                    n += 1;
+                }
+                drop(t);
+                return self.sched().post_completions(due, n);
+            }
             self.rearm(&mut t);
         }
+    }
+
+    /// Gives the timer a new expiry; its waiting operations complete with
+    /// "operation aborted". Returns how many there were.
+    ///
+    /// # Safety
+    /// `entry` is alive.
+    pub(crate) unsafe fn timer_set_expiry<C: Clock>(
+        &self,
+        entry: NonNull<TimerEntry<C::Time>>,
+        expiry: C::Time,
+    ) -> usize {
+        let mut t = sync::lock(&self.timers);
+        // SAFETY: caller's contract; timer lock held. Out of the heap
+        // before its key changes.
+        unsafe { C::queue(&mut t).remove(entry) };
+        // SAFETY: as above.
+        let e = unsafe { &mut *entry.as_ptr() };
+        e.expiry = expiry;
+        let aborted = Self::abort_all(&e.ops);
+        drop(t);
+        self.post_aborted(aborted)
     }
 
     /// Completes the timer's waiting operations with "operation aborted";
@@ -320,10 +358,17 @@ impl Reactor {
         // SAFETY: caller's contract; timer lock held.
         unsafe { C::queue(&mut t).remove(entry) };
         // SAFETY: as above.
-        let e = unsafe { &*entry.as_ptr() };
+        let aborted = Self::abort_all(unsafe { &(*entry.as_ptr()).ops });
+        drop(t);
+        self.post_aborted(aborted)
+    }
+
+    /// Moves a timer's waiting operations out, failed with "operation
+    /// aborted" (timer lock held by the caller).
+    fn abort_all(waiting: &OpQueue) -> (OpQueue, usize) {
         let ops = OpQueue::new();
         let mut n = 0;
-        while let Some(op) = e.ops.pop() {
+        while let Some(op) = waiting.pop() {
             // SAFETY: timer waits are reactor operations; the timer lock
             // serialises access to them.
             unsafe {
@@ -335,7 +380,12 @@ impl Reactor {
             ops.push(op);
             n += 1;
         }
-        drop(t);
+        (ops, n)
+    }
+
+    /// Posts what [`Reactor::abort_all`] took (after the timer lock is
+    /// released); returns how many.
+    fn post_aborted(&self, (ops, n): (OpQueue, usize)) -> usize {
         if n > 0 {
             self.sched().post_completions(ops, n);
         }
@@ -427,7 +477,8 @@ pub(crate) struct ReactorTask(pub(crate) Arc<Reactor>);
 impl Task for ReactorTask {
     fn run(&self, timeout: Option<Duration>, ops: &mut OpQueue) -> usize {
         let r = &self.0;
-        let fired = r.poller.wait(timeout, |state, bits| {
+        let max_poll_ns = r.sched().busy_poll_ns();
+        let fired = r.poller.wait(timeout, &r.busy, max_poll_ns, |state, bits| {
             // SAFETY: the poller only reports states registered with this
             // reactor's pool, which never frees them.
             if let Some(op) = unsafe { state.as_ref() }.set_ready(bits) {

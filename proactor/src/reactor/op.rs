@@ -10,7 +10,8 @@
 
 #![cfg_attr(not(unix), allow(dead_code))]
 
-use crate::op::{recycle, Action, OpHeader, OpPtr};
+use crate::op::recycle::{self, Spare};
+use crate::op::{Action, OpHeader, OpPtr};
 use crate::sync::{Arc, AtomicU8, Ordering};
 use crate::token::{CancellationSlot, CancellationType, CompletionHandler};
 use std::alloc::Layout;
@@ -170,6 +171,10 @@ pub(crate) struct ReactorOp<O, H> {
     /// The slot installation to clear on completion, and the ticket the
     /// header points to.
     cancel: ManuallyDrop<Option<(CancellationSlot, u64, Arc<CancelTicket>)>>,
+    /// Where the block goes when the operation ends (its I/O object's spare
+    /// for this kind of operation), or null. Spares live as long as the
+    /// reactor, which outlives every operation.
+    spare: *const Spare,
 }
 
 impl<O: Reactive, H: CompletionHandler<O::Args>> ReactorOp<O, H> {
@@ -178,13 +183,18 @@ impl<O: Reactive, H: CompletionHandler<O::Args>> ReactorOp<O, H> {
     /// Allocates the operation. Completing the returned [`OpPtr`] calls the
     /// handler with the outcome; dropping it drops both unrun.
     pub(crate) fn new_op(op: O, handler: H) -> OpPtr {
-        Self::new_cancellable(op, handler).0
+        Self::new_cancellable(op, handler, None).0
     }
 
     /// As [`ReactorOp::new_op`]; if the handler has a cancellation slot,
     /// also returns what the starter must install in it (before starting
     /// the operation).
-    pub(crate) fn new_cancellable(op: O, handler: H) -> (OpPtr, Option<Cancellable>) {
+    /// `spare`: the I/O object's block cache for this kind of operation.
+    pub(crate) fn new_cancellable(
+        op: O,
+        handler: H,
+        spare: Option<&Spare>,
+    ) -> (OpPtr, Option<Cancellable>) {
         let cancellable = handler.cancellation_slot().map(|slot| Cancellable {
             slot,
             id: crate::token::next_id(),
@@ -196,7 +206,7 @@ impl<O: Reactive, H: CompletionHandler<O::Args>> ReactorOp<O, H> {
         let cancel = cancellable
             .as_ref()
             .map(|c| (c.slot.clone(), c.id, c.ticket.clone()));
-        let block = recycle::alloc(Self::LAYOUT).cast::<Self>();
+        let block = recycle::alloc_with(Self::LAYOUT, spare).cast::<Self>();
         // SAFETY: fresh memory with the layout of `Self`.
         let op = unsafe {
             block.as_ptr().write(ReactorOp {
@@ -209,6 +219,7 @@ impl<O: Reactive, H: CompletionHandler<O::Args>> ReactorOp<O, H> {
                 op: ManuallyDrop::new(op),
                 handler: ManuallyDrop::new(handler),
                 cancel: ManuallyDrop::new(cancel),
+                spare: spare.map_or(std::ptr::null(), |s| s as *const Spare),
             });
             OpPtr::from_raw(block.cast())
         };
@@ -234,8 +245,9 @@ impl<O: Reactive, H: CompletionHandler<O::Args>> ReactorOp<O, H> {
             let op = ManuallyDrop::into_inner(ptr::read(&(*this).op));
             let handler = ManuallyDrop::into_inner(ptr::read(&(*this).handler));
             let cancel = ManuallyDrop::into_inner(ptr::read(&(*this).cancel));
+            let spare = (*this).spare.as_ref();
             ptr::drop_in_place(ptr::addr_of_mut!((*this).header.op));
-            recycle::dealloc(p.cast(), Self::LAYOUT);
+            recycle::dealloc_with(p.cast(), Self::LAYOUT, spare);
             (op, handler, cancel)
         };
         // Finished: a later request must not reach a successor.

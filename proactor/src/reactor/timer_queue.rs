@@ -29,8 +29,16 @@ impl<T> TimerEntry<T> {
     }
 }
 
+/// One heap slot: the timer's expiry, copied here so that sifting compares
+/// keys without touching the entries (which are scattered in memory).
+#[derive(Clone, Copy)]
+struct Slot<T> {
+    key: T,
+    entry: NonNull<TimerEntry<T>>,
+}
+
 pub(crate) struct TimerQueue<T> {
-    heap: Vec<NonNull<TimerEntry<T>>>,
+    heap: Vec<Slot<T>>,
 }
 
 // SAFETY: the queue only holds pointers to entries that their timers keep
@@ -42,37 +50,40 @@ impl<T: Ord + Copy> TimerQueue<T> {
         TimerQueue { heap: Vec::new() }
     }
 
+    /// Puts `slot` at `i` and records the position in its entry.
     #[inline]
-    fn key(&self, i: usize) -> T {
-        // SAFETY: entries in the heap are alive (type invariant).
-        unsafe { self.heap[i].as_ref().expiry }
-    }
-
-    #[inline]
-    fn set_index(&mut self, i: usize) {
-        // SAFETY: as in `key`; we hold the timer lock, so no other access.
-        unsafe { self.heap[i].as_mut().heap_index = i };
+    fn place(&mut self, i: usize, mut slot: Slot<T>) {
+        // SAFETY: entries in the heap are alive (type invariant); we hold
+        // the timer lock, so nothing else touches them.
+        unsafe { slot.entry.as_mut().heap_index = i };
+        self.heap[i] = slot;
     }
 
     /// The earliest expiry, if any timer waits.
     pub(crate) fn earliest(&self) -> Option<T> {
-        (!self.heap.is_empty()).then(|| self.key(0))
+        self.heap.first().map(|s| s.key)
     }
 
-    /// Adds `e` (if not in the heap yet). True if it became the earliest.
+    /// Adds `e` (if not in the heap yet), keyed by its current expiry. True
+    /// if it became the earliest.
     ///
     /// # Safety
-    /// `e` stays alive until removed from the queue.
-    pub(crate) unsafe fn insert(&mut self, mut e: NonNull<TimerEntry<T>>) -> bool {
+    /// `e` stays alive until removed from the queue, and its expiry does
+    /// not change while it is in.
+    pub(crate) unsafe fn insert(&mut self, e: NonNull<TimerEntry<T>>) -> bool {
         // SAFETY: caller's contract; timer lock held.
-        if unsafe { e.as_ref().heap_index } != NOT_IN_HEAP {
+        let entry = unsafe { e.as_ref() };
+        if entry.heap_index != NOT_IN_HEAP {
             return false;
         }
-        let i = self.heap.len();
-        self.heap.push(e);
-        // SAFETY: as above.
-        unsafe { e.as_mut().heap_index = i };
-        self.sift_up(i) == 0
+        let slot = Slot {
+            key: entry.expiry,
+            entry: e,
+        };
+        // A placeholder that `sift_up` overwrites.
+        self.heap.push(slot);
+        let last = self.heap.len() - 1;
+        self.sift_up(last, slot) == 0
     }
 
     /// Takes `e` out of the heap, if it is in. True if it was the earliest.
@@ -87,33 +98,39 @@ impl<T: Ord + Copy> TimerQueue<T> {
         }
         // SAFETY: as above.
         unsafe { e.as_mut().heap_index = NOT_IN_HEAP };
-        let last = self.heap.len() - 1;
-        if i != last {
-            self.heap.swap(i, last);
-            self.heap.pop();
-            self.set_index(i);
-            let j = self.sift_up(i);
-            self.sift_down(j);
-        } else {
-            self.heap.pop();
-        }
+        self.remove_at(i);
         i == 0
+    }
+
+    /// Removes the slot at `i` (whose entry is already marked out).
+    fn remove_at(&mut self, i: usize) {
+        let last = self.heap.pop().expect("a queued timer");
+        if i < self.heap.len() {
+            // Refill the hole with the former last slot, moving it up or
+            // down to where it belongs.
+            let parent_key = (i > 0).then(|| self.heap[(i - 1) / 2].key);
+            if parent_key.is_some_and(|k| last.key < k) {
+                self.sift_up(i, last);
+            } else {
+                self.sift_down(i, last);
+            }
+        }
     }
 
     /// Moves the operations of every timer due at `now` into `out`.
     /// Returns how many operations moved.
     pub(crate) fn take_due(&mut self, now: T, out: &OpQueue) -> usize {
         let mut n = 0;
-        while let Some(&top) = self.heap.first() {
-            // SAFETY: heap entries are alive.
-            if unsafe { top.as_ref().expiry } > now {
+        while let Some(top) = self.heap.first() {
+            if top.key > now {
                 break;
             }
-            // SAFETY: `top` is in the heap, hence alive.
-            unsafe { self.remove(top) };
-            // SAFETY: as above; timer lock held.
-            let ops = unsafe { &top.as_ref().ops };
-            while let Some(op) = ops.pop() {
+            let mut e = top.entry;
+            // SAFETY: `e` is in the heap, hence alive; timer lock held.
+            let entry = unsafe { e.as_mut() };
+            entry.heap_index = NOT_IN_HEAP;
+            self.remove_at(0);
+            while let Some(op) = entry.ops.pop() {
                 out.push(op);
                 n += 1;
             }
@@ -124,9 +141,9 @@ impl<T: Ord + Copy> TimerQueue<T> {
     /// Empties the heap, moving every waiting operation into `out`
     /// (shutdown).
     pub(crate) fn take_all(&mut self, out: &OpQueue) {
-        for mut e in self.heap.drain(..) {
+        for mut s in self.heap.drain(..) {
             // SAFETY: heap entries are alive; timer lock held.
-            let e = unsafe { e.as_mut() };
+            let e = unsafe { s.entry.as_mut() };
             e.heap_index = NOT_IN_HEAP;
             while let Some(op) = e.ops.pop() {
                 out.push(op);
@@ -134,38 +151,43 @@ impl<T: Ord + Copy> TimerQueue<T> {
         }
     }
 
-    fn sift_up(&mut self, mut i: usize) -> usize {
+    /// Places `slot` at hole `i` or above; returns where it landed.
+    fn sift_up(&mut self, mut i: usize, slot: Slot<T>) -> usize {
         while i > 0 {
             let parent = (i - 1) / 2;
-            if self.key(i) >= self.key(parent) {
+            if slot.key >= self.heap[parent].key {
                 break;
             }
-            self.heap.swap(i, parent);
-            self.set_index(i);
-            self.set_index(parent);
+            let moved = self.heap[parent];
+            self.place(i, moved);
             i = parent;
         }
+        self.place(i, slot);
         i
     }
 
-    fn sift_down(&mut self, mut i: usize) {
+    /// Places `slot` at hole `i` or below.
+    fn sift_down(&mut self, mut i: usize, slot: Slot<T>) {
+        let len = self.heap.len();
         loop {
-            let (l, r) = (2 * i + 1, 2 * i + 2);
-            let mut min = i;
-            if l < self.heap.len() && self.key(l) < self.key(min) {
-                min = l;
+            let l = 2 * i + 1;
+            if l >= len {
+                break;
             }
-            if r < self.heap.len() && self.key(r) < self.key(min) {
-                min = r;
+            let r = l + 1;
+            let child = if r < len && self.heap[r].key < self.heap[l].key {
+                r
+            } else {
+                l
+            };
+            if self.heap[child].key >= slot.key {
+                break;
             }
-            if min == i {
-                return;
-            }
-            self.heap.swap(i, min);
-            self.set_index(i);
-            self.set_index(min);
-            i = min;
+            let moved = self.heap[child];
+            self.place(i, moved);
+            i = child;
         }
+        self.place(i, slot);
     }
 }
 
@@ -201,7 +223,7 @@ mod tests {
         let mut got = Vec::new();
         while let Some(k) = q.earliest() {
             got.push(k);
-            let top = q.heap[0];
+            let top = q.heap[0].entry;
             // SAFETY: alive.
             unsafe { q.remove(top) };
         }
@@ -223,5 +245,64 @@ mod tests {
             assert!(!q.remove(p[1]), "no longer queued");
         }
         assert_eq!(q.earliest(), Some(50));
+    }
+
+    #[test]
+    fn random_inserts_removes_and_expiries_match_a_model() {
+        let mut es = entries(
+            &(0..300u64)
+                .map(|i| (i * 2654435761) % 1000)
+                .collect::<Vec<_>>(),
+        );
+        let ptrs: Vec<_> = es.iter_mut().map(NonNull::from).collect();
+        let mut q = TimerQueue::new();
+        let mut model = std::collections::BTreeSet::new();
+        let mut x = 0x2545_F491_4F6C_DD1Du64;
+        let mut next = || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        for step in 0..5000u64 {
+            let i = (next() % 300) as usize;
+            // SAFETY: entries outlive the queue's use here.
+            let key = unsafe { ptrs[i].as_ref().expiry };
+            match next() % 3 {
+                0 | 1 => {
+                    let earliest = model.first().map(|&(k, _)| k);
+                    // SAFETY: as above.
+                    let became = unsafe { q.insert(ptrs[i]) };
+                    if model.insert((key, i)) {
+                        assert_eq!(became, earliest.map_or(true, |e| key < e), "step {step}");
+                    }
+                }
+                _ => {
+                    let was_first = model.first() == Some(&(key, i));
+                    // SAFETY: as above.
+                    let removed_first = unsafe { q.remove(ptrs[i]) };
+                    if model.remove(&(key, i)) {
+                        // Ties make "the earliest" ambiguous; compare keys.
+                        assert!(!was_first || removed_first || q.earliest() == Some(key));
+                    }
+                }
+            }
+            assert_eq!(q.earliest(), model.first().map(|&(k, _)| k), "step {step}");
+            if step % 500 == 499 {
+                let now = next() % 1000;
+                let out = OpQueue::new();
+                q.take_due(now, &out);
+                model.retain(|&(k, _)| k > now);
+                assert_eq!(q.earliest(), model.first().map(|&(k, _)| k));
+            }
+        }
+        let mut rest = Vec::new();
+        while let Some(k) = q.earliest() {
+            rest.push(k);
+            let top = q.heap[0].entry;
+            // SAFETY: alive.
+            unsafe { q.remove(top) };
+        }
+        assert_eq!(rest, model.iter().map(|&(k, _)| k).collect::<Vec<_>>());
     }
 }

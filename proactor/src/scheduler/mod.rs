@@ -46,7 +46,7 @@ use crate::sync::{
     self, AtomicBool, CachePadded, Instant, OnceLock, Ordering::*, ParkingGuard, ParkingLock,
 };
 #[cfg(not(loom))]
-use crate::sync::{Arc, Mutex};
+use crate::sync::{Arc, AtomicU32, Mutex};
 use busy::Busy;
 use idle::{Idle, SHUTDOWN};
 #[cfg(not(loom))]
@@ -54,6 +54,11 @@ use std::io;
 use std::ptr::NonNull;
 use std::time::Duration;
 use task::Task;
+
+/// The default limit on busy polling before blocking for I/O (see
+/// `IoContext::set_busy_poll`).
+#[cfg(not(loom))]
+pub(crate) const DEFAULT_BUSY_POLL_NS: u32 = 50_000;
 
 /// How long a run-family call may wait for work.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -88,6 +93,9 @@ struct Flags {
     reactor: OnceLock<Arc<Reactor>>,
     #[cfg(not(loom))]
     reactor_init: Mutex<()>,
+    /// The longest the reactor may poll before blocking, in nanoseconds.
+    #[cfg(not(loom))]
+    busy_poll_ns: AtomicU32,
     /// The host-name lookup thread, started with the first lookup.
     #[cfg(all(unix, not(loom)))]
     resolver: OnceLock<Arc<crate::net::resolver::Worker>>,
@@ -142,6 +150,8 @@ impl Scheduler {
                 reactor: OnceLock::new(),
                 #[cfg(not(loom))]
                 reactor_init: Mutex::new(()),
+                #[cfg(not(loom))]
+                busy_poll_ns: AtomicU32::new(DEFAULT_BUSY_POLL_NS),
                 #[cfg(all(unix, not(loom)))]
                 resolver: OnceLock::new(),
                 task_op: NonNull::from(Box::leak(task_op)),
@@ -310,6 +320,25 @@ impl Scheduler {
     }
 
     // ----- the task seat ---------------------------------------------------
+
+    /// The longest the reactor may poll before blocking, in nanoseconds.
+    #[cfg(not(loom))]
+    #[inline]
+    pub(crate) fn busy_poll_ns(&self) -> u32 {
+        self.flags.busy_poll_ns.load(Relaxed)
+    }
+
+    #[cfg(not(loom))]
+    pub(crate) fn set_busy_poll_ns(&self, ns: u32) {
+        self.flags.busy_poll_ns.store(ns, Relaxed);
+    }
+
+    /// The reactor, if it has been created.
+    #[cfg(not(loom))]
+    #[inline]
+    pub(crate) fn created_reactor(&self) -> Option<&Arc<Reactor>> {
+        self.flags.reactor.get()
+    }
 
     /// The context's I/O backend, created (and seated as the task) on first
     /// use.

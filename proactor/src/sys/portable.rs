@@ -2,6 +2,7 @@
 //! wake-ups work (a condition variable with a timeout); registering a
 //! descriptor fails with `Unsupported`.
 
+use crate::reactor::busy_poll::BusyPoll;
 use crate::reactor::descriptor::DescriptorState;
 use crate::reactor::op::RawFd;
 use crate::sync::{self, Condvar, Mutex};
@@ -30,9 +31,12 @@ impl Poller {
 
     /// Waits until interrupted, the timer is due, or `timeout` passes.
     /// Returns true if the timer is due.
+    /// Busy polling does not apply: there is no readiness to poll for.
     pub(crate) fn wait(
         &self,
         timeout: Option<Duration>,
+        _busy: &BusyPoll,
+        _max_poll_ns: u32,
         _on_ready: impl FnMut(NonNull<DescriptorState>, u32),
     ) -> bool {
         let deadline = timeout.and_then(|t| Instant::now().checked_add(t));

@@ -10,12 +10,13 @@
 //! * The timerfd is armed (relative, monotonic) for the earliest timer, so a
 //!   new earliest timer needs no interruption.
 
+use crate::reactor::busy_poll::BusyPoll;
 use crate::reactor::descriptor::{ready, DescriptorState};
 use crate::reactor::op::RawFd;
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::ptr::NonNull;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 const INTERRUPTER: u64 = 0;
 const TIMER: u64 = 1;
@@ -96,17 +97,60 @@ impl Poller {
     /// Waits for events for at most `timeout` (`None`: until one arrives or
     /// [`Poller::interrupt`]). Reports each ready descriptor; returns true
     /// if the timer went off.
+    ///
+    /// Before blocking it may poll for a while, as `busy` (the adaptive
+    /// window) and `max_poll_ns` (the context's limit) say.
     pub(crate) fn wait(
         &self,
-        timeout: Option<Duration>,
+        mut timeout: Option<Duration>,
+        busy: &BusyPoll,
+        max_poll_ns: u32,
         mut on_ready: impl FnMut(NonNull<DescriptorState>, u32),
     ) -> bool {
+        let mut events = [libc::epoll_event { events: 0, u64: 0 }; EVENTS_PER_WAIT];
+        if timeout != Some(Duration::ZERO) {
+            if let Some(window) = busy.window(max_poll_ns, timeout) {
+                let start = Instant::now();
+                loop {
+                    let n = self.epoll_wait(&mut events, 0);
+                    if n > 0 {
+                        busy.polled(true, max_poll_ns);
+                        return Self::dispatch(&events[..n], &mut on_ready);
+                    }
+                    if start.elapsed() >= window {
+                        break;
+                    }
+                    std::hint::spin_loop();
+                }
+                busy.polled(false, max_poll_ns);
+                timeout = timeout.map(|t| t.saturating_sub(window));
+            }
+        }
         let ms = match timeout {
             None => -1,
             // Round up: waking before the deadline would only spin.
             Some(d) => d.as_nanos().div_ceil(1_000_000).min(i32::MAX as u128) as libc::c_int,
         };
-        let mut events = [libc::epoll_event { events: 0, u64: 0 }; EVENTS_PER_WAIT];
+        let n = if ms == 0 {
+            self.epoll_wait(&mut events, 0)
+        } else {
+            let slept = Instant::now();
+            let n = self.epoll_wait(&mut events, ms);
+            if n > 0 {
+                busy.woke(slept.elapsed(), max_poll_ns);
+            }
+            n
+        };
+        Self::dispatch(&events[..n], &mut on_ready)
+    }
+
+    /// One `epoll_wait`; the number of events (0 on error: the caller
+    /// simply looks again).
+    fn epoll_wait(
+        &self,
+        events: &mut [libc::epoll_event; EVENTS_PER_WAIT],
+        ms: libc::c_int,
+    ) -> usize {
         // SAFETY: `events` has room for EVENTS_PER_WAIT entries.
         let n = unsafe {
             libc::epoll_wait(
@@ -116,8 +160,17 @@ impl Poller {
                 ms,
             )
         };
+        n.max(0) as usize
+    }
+
+    /// Reports the ready descriptors among `events`; true if the timer
+    /// went off.
+    fn dispatch(
+        events: &[libc::epoll_event],
+        on_ready: &mut impl FnMut(NonNull<DescriptorState>, u32),
+    ) -> bool {
         let mut fired = false;
-        for ev in &events[..n.max(0) as usize] {
+        for ev in events {
             let (bits, key) = (ev.events, ev.u64);
             match key {
                 INTERRUPTER => {}

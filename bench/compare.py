@@ -1,0 +1,309 @@
+#!/usr/bin/env python3
+"""proactor against Boost.Asio and tokio, in one run, on this machine.
+
+    python3 bench/compare.py            # the full comparison (~14 minutes)
+    python3 bench/compare.py --quick    # a smoke run (1 repetition, 1 s pings)
+
+Builds the C++ anchors (installing libboost-dev if it is missing) and the
+Rust benchmarks, runs every pair interleaved (Asio, proactor, tokio, Asio,
+proactor, tokio, ...) REPS times, prints medians and ratios, and writes
+BENCHMARKS.md at the repository root with the date, the machine and the
+commit. Ping-pong servers are started and stopped by this script, by PID;
+all traffic stays on 127.0.0.1.
+"""
+
+import argparse
+import datetime
+import os
+import platform
+import re
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ANCHOR_SRC = os.path.join(os.path.dirname(ROOT), "shared", "anchors", "asio-cpp")
+TARGET = os.path.join(ROOT, "target")
+ANCHOR_BIN = os.path.join(TARGET, "asio-anchor")
+OURS = os.path.join(TARGET, "release")
+COUNTING = os.path.join(TARGET, "count-allocs", "release")
+
+PP_BLOCKS = [64, 4096]
+PP_SESSIONS = [1, 100]
+PP_THREADS = [1, 2]
+
+
+def log(msg):
+    print(msg, flush=True)
+
+
+def run(cmd, **kw):
+    return subprocess.run(cmd, check=True, text=True, **kw)
+
+
+def output(cmd):
+    return subprocess.run(cmd, check=True, text=True, capture_output=True).stdout
+
+
+def ensure_boost():
+    if subprocess.run(["dpkg", "-s", "libboost-dev"], capture_output=True).returncode == 0:
+        return
+    log("installing libboost-dev (apt-get)")
+    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+    run(["apt-get", "update", "-q"], env=env)
+    run(["apt-get", "install", "-y", "-q", "libboost-dev", "libboost-system-dev"], env=env)
+
+
+def build():
+    ensure_boost()
+    log("building the Boost.Asio anchors")
+    os.makedirs(ANCHOR_BIN, exist_ok=True)
+    run(["make", "-s", "-C", ANCHOR_SRC, "BUILD=" + ANCHOR_BIN])
+    log("building the Rust benchmarks")
+    run(["cargo", "build", "--release", "-q", "-p", "proactor-bench"], cwd=ROOT)
+    run(["cargo", "build", "--release", "-q", "-p", "proactor-bench", "--features",
+         "count-allocs", "--target-dir", os.path.join(TARGET, "count-allocs")], cwd=ROOT)
+
+
+LINE = re.compile(r"^(\w+)\s+(ns_per_op|total_ns_per_timer)=([0-9.]+)\s")
+
+
+def micro(path, args):
+    """Runs one micro-benchmark program; returns {variant: primary metric}."""
+    out = output([path] + args)
+    found = {}
+    for line in out.splitlines():
+        m = LINE.match(line)
+        if m:
+            found[m.group(1)] = float(m.group(3))
+    return found
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for_port(port, proc):
+    deadline = time.time() + 10
+    while time.time() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError("server exited early")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError("server did not come up")
+
+
+def pingpong(server, threads, block, sessions, seconds):
+    """msgs_per_sec of the neutral client against `server`; and the
+    server's last line."""
+    port = free_port()
+    proc = subprocess.Popen([server, str(port), str(threads)], stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+    try:
+        wait_for_port(port, proc)
+        out = output([os.path.join(ANCHOR_BIN, "pingpong_client"), "127.0.0.1", str(port),
+                      "1", str(block), str(sessions), str(seconds)])
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            server_out, _ = proc.communicate(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            server_out, _ = proc.communicate()
+    m = re.search(r"msgs_per_sec=([0-9.]+)", out)
+    if not m or "verify_errors=0" not in out:
+        raise RuntimeError("ping-pong run failed:\n" + out)
+    last = server_out.strip().splitlines()[-1] if server_out.strip() else ""
+    return float(m.group(1)), last
+
+
+def med(xs):
+    return statistics.median(xs) if xs else float("nan")
+
+
+def fmt(x, digits=1):
+    return "—" if x != x else f"{x:,.{digits}f}"
+
+
+def ratio(a, b):
+    return "—" if (a != a or b != b or b == 0) else f"{a / b:.2f}"
+
+
+def machine():
+    model = ""
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    model = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    tokio = re.search(r'name = "tokio"\nversion = "([^"]+)"',
+                      open(os.path.join(ROOT, "Cargo.lock")).read())
+    boost = subprocess.run(["dpkg-query", "-W", "-f=${Version}", "libboost-dev"],
+                           capture_output=True, text=True).stdout
+    return {
+        "cpus": os.cpu_count(),
+        "model": model,
+        "kernel": platform.release(),
+        "rustc": output(["rustc", "--version"]).strip(),
+        "gxx": output(["g++", "--version"]).splitlines()[0],
+        "boost": boost or "?",
+        "tokio": tokio.group(1) if tokio else "?",
+    }
+
+
+def commit():
+    head = output(["git", "-C", ROOT, "rev-parse", "--short=12", "HEAD"]).strip()
+    dirty = output(["git", "-C", ROOT, "status", "--porcelain", "--untracked-files=no"]).strip()
+    return head + (" (with uncommitted changes)" if dirty else "")
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--reps", type=int, default=5, help="interleaved repetitions (default 5)")
+    ap.add_argument("--seconds", type=int, default=5, help="seconds per ping-pong run (default 5)")
+    ap.add_argument("--quick", action="store_true", help="1 repetition, 1 s pings, smaller N")
+    ap.add_argument("--no-build", action="store_true")
+    ap.add_argument("--out", default=os.path.join(ROOT, "BENCHMARKS.md"))
+    a = ap.parse_args()
+    if a.quick:
+        a.reps, a.seconds = 1, 1
+    started = time.time()
+    if not a.no_build:
+        build()
+
+    asio = lambda p: os.path.join(ANCHOR_BIN, p)
+    ours = lambda p: os.path.join(OURS, p)
+    n_post, n_strand, n_timer = (200000, 200000, 20000) if a.quick else (1000000, 1000000, 100000)
+    programs = {
+        "post": [("asio", asio("post_bench"), [str(n_post), "3"]),
+                 ("ours", ours("post_bench"), [str(n_post), "3"]),
+                 ("tokio", ours("tokio_post_bench"), [str(n_post), "3"])],
+        "strand": [("asio", asio("strand_bench"), [str(n_strand), "3"]),
+                   ("ours", ours("strand_bench"), [str(n_strand), "3"])],
+        "timer": [("asio", asio("timer_bench"), [str(n_timer), "3"]),
+                  ("ours", ours("timer_bench"), [str(n_timer), "3"])],
+    }
+    # results[bench][variant][impl] = [one value per repetition]
+    results = {b: {} for b in programs}
+    for r in range(a.reps):
+        log(f"== micro-benchmarks, repetition {r + 1}/{a.reps}")
+        for bench, impls in programs.items():
+            for name, path, args in impls:
+                for variant, v in micro(path, args).items():
+                    results[bench].setdefault(variant, {}).setdefault(name, []).append(v)
+
+    servers = [("asio", asio("pingpong_server")), ("ours", ours("pingpong_server")),
+               ("tokio", ours("tokio_pingpong_server"))]
+    pings = {}
+    for threads in PP_THREADS:
+        for block in PP_BLOCKS:
+            for sessions in PP_SESSIONS:
+                key = (threads, block, sessions)
+                for r in range(a.reps):
+                    for name, path in servers:
+                        v, _ = pingpong(path, threads, block, sessions, a.seconds)
+                        pings.setdefault(key, {}).setdefault(name, []).append(v)
+                got = {n: med(v) for n, v in pings[key].items()}
+                log(f"== ping-pong threads={threads} block={block} sessions={sessions}: "
+                    + " ".join(f"{n}={fmt(x, 0)}" for n, x in got.items()))
+
+    log("== allocation counts (counting allocator)")
+    allocs = {}
+    for bench in ("post", "strand"):
+        out = output([os.path.join(COUNTING, bench + "_bench"), "100000", "1"])
+        for line in out.splitlines():
+            m = re.match(r"^(\w+)\s.*\ballocs=(\d+)", line)
+            if m:
+                allocs[(bench, m.group(1))] = int(m.group(2))
+    echo_allocs = {}
+    for threads in PP_THREADS:
+        for block in PP_BLOCKS:
+            _, last = pingpong(os.path.join(COUNTING, "pingpong_server"), threads, block, 100,
+                               max(3, a.seconds))
+            m = re.search(r"steady_allocs=(\d+) steady_echoes=(\d+)", last)
+            echo_allocs[(threads, block)] = (int(m.group(1)), int(m.group(2))) if m else None
+
+    elapsed = time.time() - started
+    report = render(a, results, pings, allocs, echo_allocs, elapsed)
+    print(report)
+    with open(a.out, "w") as f:
+        f.write(report)
+    log(f"wrote {a.out} ({elapsed / 60:.1f} minutes)")
+
+
+def render(a, results, pings, allocs, echo_allocs, elapsed):
+    m = machine()
+    now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    L = []
+    L.append("# Benchmarks: proactor, Boost.Asio and tokio on one machine\n")
+    L.append(f"Written by `python3 bench/compare.py` on {now}, commit {commit()}, "
+             f"in {elapsed / 60:.1f} minutes.\n")
+    L.append(f"Machine: {m['cpus']} CPUs, {m['model']}, Linux {m['kernel']}; {m['rustc']}; "
+             f"{m['gxx']}; Boost {m['boost']} (Asio 1.18); tokio {m['tokio']}.\n")
+    L.append(f"Method: every program is run {a.reps} times, interleaved (Asio, proactor, "
+             "tokio, Asio, ...); each micro-benchmark run itself reports the median of 3 "
+             "in-process repetitions after a warm-up. Tables give the median over the runs. "
+             "Times: lower is better, and `ours/Asio` ≤ 1.00 means proactor is at least as "
+             f"fast. Ping-pong: the neutral C++ client (1 thread) for {a.seconds} s against "
+             "each server, messages echoed per second: higher is better, and `ours/Asio` ≥ "
+             "1.00 means proactor is at least as fast. Client and server share the machine's "
+             "CPUs.\n")
+    for bench, title, unit in [("post", "post_bench (ns per handler)", "ns"),
+                               ("strand", "strand_bench (ns per handler)", "ns"),
+                               ("timer", "timer_bench (total ns per timer)", "ns")]:
+        has_tokio = any("tokio" in v for v in results[bench].values())
+        L.append(f"\n## {title}\n")
+        head = "| variant | Asio | proactor | ours/Asio |"
+        sep = "|---|---:|---:|---:|"
+        if has_tokio:
+            head += " tokio | ours/tokio |"
+            sep += "---:|---:|"
+        L.append(head)
+        L.append(sep)
+        for variant, by in results[bench].items():
+            x, o = med(by.get("asio", [])), med(by.get("ours", []))
+            row = f"| {variant} | {fmt(x)} | {fmt(o)} | {ratio(o, x)} |"
+            if has_tokio:
+                t = med(by.get("tokio", []))
+                row += f" {fmt(t)} | {ratio(o, t)} |"
+            L.append(row)
+    L.append("\n## Ping-pong (messages per second; higher is better)\n")
+    L.append("| server threads | block | sessions | Asio | proactor | tokio | ours/Asio | ours/tokio |")
+    L.append("|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for (threads, block, sessions), by in pings.items():
+        x, o, t = (med(by.get(k, [])) for k in ("asio", "ours", "tokio"))
+        L.append(f"| {threads} | {block} | {sessions} | {fmt(x, 0)} | {fmt(o, 0)} | {fmt(t, 0)} "
+                 f"| {ratio(o, x)} | {ratio(o, t)} |")
+    L.append("\n## Allocations at steady state (counting allocator)\n")
+    L.append("Chains (each handler posts the next; 100,000 handlers, the count includes "
+             "creating the context):\n")
+    L.append("| benchmark | variant | allocations in the run |")
+    L.append("|---|---|---:|")
+    for (bench, variant), n in allocs.items():
+        if "chain" in variant:
+            L.append(f"| {bench} | {variant} | {n} |")
+    L.append("\nPing-pong server, 100 sessions, counted from the second second of the run to "
+             "the end:\n")
+    L.append("| server threads | block | allocations | messages echoed | per message |")
+    L.append("|---:|---:|---:|---:|---:|")
+    for (threads, block), v in echo_allocs.items():
+        if v:
+            L.append(f"| {threads} | {block} | {v[0]} | {v[1]:,} | {v[0] / max(v[1], 1):.6f} |")
+    L.append("")
+    return "\n".join(L)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -158,7 +158,9 @@ impl Prng {
     }
 }
 
-/// CPU time consumed by the calling thread, in ns.
+/// CPU time consumed by the calling thread, in ns (NaN where the platform
+/// gives no per-thread clock here).
+#[cfg(target_os = "linux")]
 pub fn thread_cpu_ns() -> f64 {
     let mut ts = libc::timespec {
         tv_sec: 0,
@@ -167,4 +169,11 @@ pub fn thread_cpu_ns() -> f64 {
     // SAFETY: `ts` is a valid out-pointer.
     unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
     ts.tv_sec as f64 * 1e9 + ts.tv_nsec as f64
+}
+
+/// CPU time consumed by the calling thread, in ns (NaN where the platform
+/// gives no per-thread clock here).
+#[cfg(not(target_os = "linux"))]
+pub fn thread_cpu_ns() -> f64 {
+    f64::NAN
 }

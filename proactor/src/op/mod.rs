@@ -10,11 +10,14 @@
 //! [`recycle`] cache and goes back to it *before* the closure runs, so that a
 //! handler that posts its successor reuses the block it was running from.
 
+#[cfg(not(loom))]
+pub(crate) mod chunk;
 pub(crate) mod mpsc;
 pub(crate) mod queue;
 pub(crate) mod recycle;
 
 use crate::sync::{AtomicPtr, Ordering};
+use recycle::Pool;
 use std::alloc::Layout;
 use std::mem::ManuallyDrop;
 use std::ptr::{self, NonNull};
@@ -116,7 +119,7 @@ impl<F: FnOnce() + Send + 'static> HandlerOp<F> {
     /// when it has a block of the right size.
     #[inline]
     pub(crate) fn new_op(f: F) -> OpPtr {
-        let block = recycle::alloc(Self::LAYOUT).cast::<Self>();
+        let block = recycle::alloc_in(Pool::Chunk, Self::LAYOUT).cast::<Self>();
         // SAFETY: `block` is fresh memory with the layout of `Self`.
         unsafe {
             block.as_ptr().write(HandlerOp {
@@ -138,7 +141,7 @@ impl<F: FnOnce() + Send + 'static> HandlerOp<F> {
         let f = unsafe {
             let f = ManuallyDrop::into_inner(ptr::read(&(*this).handler));
             ptr::drop_in_place(ptr::addr_of_mut!((*this).header));
-            recycle::dealloc(p.cast(), Self::LAYOUT);
+            recycle::dealloc_in(Pool::Chunk, p.cast(), Self::LAYOUT);
             f
         };
         match action {

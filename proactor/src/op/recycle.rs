@@ -8,8 +8,12 @@
 //! back, so a steady chain of handlers (each posting the next) allocates
 //! nothing. Larger or over-aligned operations go straight to the global
 //! allocator. A block may be freed on another thread than the one that
-//! allocated it: the lists hold plain global-allocator blocks of their
-//! class's layout.
+//! allocated it.
+//!
+//! Blocks come from one of two [`Pool`]s, each with its own lists: posted
+//! handlers, short-lived and bursty, are cut from chunks in sequence
+//! ([`super::chunk`]); operations that may stay pending (I/O) come from the
+//! global allocator.
 //!
 //! Under `--cfg loom` the cache is bypassed: loom models the queues, not
 //! memory reuse.
@@ -45,21 +49,85 @@ fn class_layout(class: usize) -> Layout {
     unsafe { Layout::from_size_align_unchecked((class + 1) * GRANULE, ALIGN) }
 }
 
-/// Allocates a block for `layout` (never zero-sized here).
-#[inline]
-pub(crate) fn alloc(layout: Layout) -> NonNull<u8> {
-    let layout = match class_of(layout) {
-        Some(class) => {
-            if let Some(block) = cache::take(class) {
-                return block;
-            }
-            class_layout(class)
-        }
-        None => layout,
-    };
+/// Where a class's blocks come from when the thread's list is empty.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Pool {
+    /// The global allocator: for operations that may stay pending long.
+    Heap = 0,
+    /// Chunks cut in sequence: for posted handlers.
+    Chunk = 1,
+}
+
+/// Allocates a block for `layout` (never zero-sized here) from `pool`.
+#[inline(always)]
+pub(crate) fn alloc_in(pool: Pool, layout: Layout) -> NonNull<u8> {
+    match class_of(layout) {
+        Some(class) => match cache::take(pool, class) {
+            Some(block) => block,
+            None => fresh(pool, class),
+        },
+        None => heap_alloc(layout),
+    }
+}
+
+/// A new block of `pool` and `class` (the thread's list is empty).
+#[cold]
+#[inline(never)]
+fn fresh(pool: Pool, class: usize) -> NonNull<u8> {
+    #[cfg(not(loom))]
+    if pool == Pool::Chunk {
+        return super::chunk::alloc(class_layout(class).size());
+    }
+    let _ = pool;
+    heap_alloc(class_layout(class))
+}
+
+fn heap_alloc(layout: Layout) -> NonNull<u8> {
     // SAFETY: operation layouts are never zero-sized (they hold a header).
     let p = unsafe { alloc::alloc(layout) };
     NonNull::new(p).unwrap_or_else(|| alloc::handle_alloc_error(layout))
+}
+
+/// Frees a block that [`alloc_in`] returned for the same `pool` and
+/// `layout`.
+///
+/// # Safety
+/// `p` came from `alloc_in(pool, layout)` and is not used afterwards.
+#[inline(always)]
+pub(crate) unsafe fn dealloc_in(pool: Pool, p: NonNull<u8>, layout: Layout) {
+    match class_of(layout) {
+        Some(class) => {
+            if !cache::give(pool, class, p) {
+                // SAFETY: forwarded: a block of this pool and class.
+                unsafe { release(pool, class, p) }
+            }
+        }
+        // SAFETY: uncached blocks are allocated with their own layout.
+        None => unsafe { alloc::dealloc(p.as_ptr(), layout) },
+    }
+}
+
+/// Gives an unused block of `pool` and `class` back to where it came from.
+///
+/// # Safety
+/// As for [`dealloc_in`].
+#[cold]
+#[inline(never)]
+unsafe fn release(pool: Pool, class: usize, p: NonNull<u8>) {
+    #[cfg(not(loom))]
+    if pool == Pool::Chunk {
+        // SAFETY: chunk-pool blocks of a class are cut from chunks.
+        return unsafe { super::chunk::dealloc(p) };
+    }
+    let _ = pool;
+    // SAFETY: heap blocks of a class are allocated with its layout.
+    unsafe { alloc::dealloc(p.as_ptr(), class_layout(class)) }
+}
+
+/// Allocates a heap-pool block for `layout` (never zero-sized here).
+#[inline]
+pub(crate) fn alloc(layout: Layout) -> NonNull<u8> {
+    alloc_in(Pool::Heap, layout)
 }
 
 /// Frees a block that [`alloc`] returned for the same `layout`.
@@ -68,16 +136,8 @@ pub(crate) fn alloc(layout: Layout) -> NonNull<u8> {
 /// `p` came from `alloc(layout)` and is not used afterwards.
 #[inline]
 pub(crate) unsafe fn dealloc(p: NonNull<u8>, layout: Layout) {
-    match class_of(layout) {
-        Some(class) => {
-            if !cache::give(class, p) {
-                // SAFETY: blocks of a class are allocated with its layout.
-                unsafe { alloc::dealloc(p.as_ptr(), class_layout(class)) }
-            }
-        }
-        // SAFETY: uncached blocks are allocated with their own layout.
-        None => unsafe { alloc::dealloc(p.as_ptr(), layout) },
-    }
+    // SAFETY: forwarded.
+    unsafe { dealloc_in(Pool::Heap, p, layout) }
 }
 
 /// A one-block cache kept by an I/O object for the operations of one kind
@@ -180,12 +240,13 @@ unsafe fn dealloc_class(p: NonNull<u8>, class: usize) {
 
 #[cfg(not(loom))]
 mod cache {
-    use super::{class_layout, CLASSES};
+    use super::{release, Pool, CLASSES};
     use std::cell::UnsafeCell;
     use std::ptr::{self, NonNull};
 
-    /// Blocks kept per class and thread.
+    /// Blocks kept per pool, class and thread.
     const PER_CLASS: u32 = 32;
+    const POOLS: usize = 2;
 
     /// A free block's first word links it to the next free block.
     struct FreeBlock {
@@ -193,21 +254,22 @@ mod cache {
     }
 
     struct Cache {
-        heads: [*mut FreeBlock; CLASSES],
-        counts: [u32; CLASSES],
+        heads: [[*mut FreeBlock; CLASSES]; POOLS],
+        counts: [[u32; CLASSES]; POOLS],
     }
 
     impl Drop for Cache {
         fn drop(&mut self) {
-            for class in 0..CLASSES {
-                let mut p = self.heads[class];
-                while !p.is_null() {
-                    // SAFETY: every listed block is a live, unused block of
-                    // this class, owned by the list.
-                    unsafe {
-                        let next = (*p).next;
-                        std::alloc::dealloc(p.cast(), class_layout(class));
-                        p = next;
+            for (pool, heads) in [Pool::Heap, Pool::Chunk].into_iter().zip(self.heads) {
+                for (class, mut p) in heads.into_iter().enumerate() {
+                    while !p.is_null() {
+                        // SAFETY: every listed block is a live, unused block
+                        // of this pool and class, owned by the list.
+                        unsafe {
+                            let next = (*p).next;
+                            release(pool, class, NonNull::new_unchecked(p.cast()));
+                            p = next;
+                        }
                     }
                 }
             }
@@ -216,24 +278,28 @@ mod cache {
 
     std::thread_local! {
         static CACHE: UnsafeCell<Cache> = const {
-            UnsafeCell::new(Cache { heads: [ptr::null_mut(); CLASSES], counts: [0; CLASSES] })
+            UnsafeCell::new(Cache {
+                heads: [[ptr::null_mut(); CLASSES]; POOLS],
+                counts: [[0; CLASSES]; POOLS],
+            })
         };
     }
 
     #[inline(always)]
-    pub(super) fn take(class: usize) -> Option<NonNull<u8>> {
+    pub(super) fn take(pool: Pool, class: usize) -> Option<NonNull<u8>> {
         CACHE
             .try_with(|c| {
                 // SAFETY: the cache belongs to this thread and these two
                 // functions never re-enter each other.
                 let c = unsafe { &mut *c.get() };
-                let head = c.heads[class];
+                let (heads, counts) = (&mut c.heads[pool as usize], &mut c.counts[pool as usize]);
+                let head = heads[class];
                 if head.is_null() {
                     return None;
                 }
                 // SAFETY: listed blocks are live and unused.
-                c.heads[class] = unsafe { (*head).next };
-                c.counts[class] -= 1;
+                heads[class] = unsafe { (*head).next };
+                counts[class] -= 1;
                 NonNull::new(head.cast())
             })
             .ok()
@@ -241,24 +307,21 @@ mod cache {
     }
 
     #[inline(always)]
-    pub(super) fn give(class: usize, p: NonNull<u8>) -> bool {
+    pub(super) fn give(pool: Pool, class: usize, p: NonNull<u8>) -> bool {
         CACHE
             .try_with(|c| {
                 // SAFETY: as in `take`.
                 let c = unsafe { &mut *c.get() };
-                if c.counts[class] >= PER_CLASS {
+                let (heads, counts) = (&mut c.heads[pool as usize], &mut c.counts[pool as usize]);
+                if counts[class] >= PER_CLASS {
                     return false;
                 }
                 let block = p.as_ptr().cast::<FreeBlock>();
                 // SAFETY: the caller hands over an unused block of this
                 // class, large and aligned enough for a link.
-                unsafe {
-                    block.write(FreeBlock {
-                        next: c.heads[class],
-                    })
-                };
-                c.heads[class] = block;
-                c.counts[class] += 1;
+                unsafe { block.write(FreeBlock { next: heads[class] }) };
+                heads[class] = block;
+                counts[class] += 1;
                 true
             })
             .unwrap_or(false)
@@ -267,13 +330,14 @@ mod cache {
 
 #[cfg(loom)]
 mod cache {
+    use super::Pool;
     use std::ptr::NonNull;
 
-    pub(super) fn take(_class: usize) -> Option<NonNull<u8>> {
+    pub(super) fn take(_pool: Pool, _class: usize) -> Option<NonNull<u8>> {
         None
     }
 
-    pub(super) fn give(_class: usize, _p: NonNull<u8>) -> bool {
+    pub(super) fn give(_pool: Pool, _class: usize, _p: NonNull<u8>) -> bool {
         false
     }
 }

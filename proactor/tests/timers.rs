@@ -200,3 +200,56 @@ fn timers_on_two_threads() {
     assert_eq!(common::run_on_threads(&ctx, 2), 200);
     assert_eq!(fired.get(), 200);
 }
+
+/// True while thread `tid` of this process sleeps in `epoll_wait` with no
+/// time limit (Linux reports a thread's current system call in /proc).
+#[cfg(target_os = "linux")]
+fn sleeps_in_epoll_wait(tid: libc::pid_t) -> bool {
+    let text =
+        std::fs::read_to_string(format!("/proc/self/task/{tid}/syscall")).unwrap_or_default();
+    let fields: Vec<&str> = text.split_whitespace().collect();
+    let nr: libc::c_long = fields.first().and_then(|n| n.parse().ok()).unwrap_or(-1);
+    let epoll = [
+        libc::SYS_epoll_wait,
+        libc::SYS_epoll_pwait,
+        libc::SYS_epoll_pwait2,
+    ];
+    // The fourth argument is the timeout: -1 (all ones) means none.
+    let timeout = fields.get(4).map(|t| t.trim_start_matches("0x"));
+    epoll.contains(&nr) && timeout.is_some_and(|t| t.chars().all(|c| c == 'f'))
+}
+
+#[test]
+#[cfg(target_os = "linux")]
+fn an_async_wait_started_outside_run_wakes_the_reactor() {
+    let ctx = Arc::new(IoContext::new().unwrap());
+    // The reactor exists (timers create it), and nothing is due: the
+    // runner blocks in epoll_wait with no timeout.
+    let first = SteadyTimer::new(&ctx.executor());
+    let guard = proactor::make_work_guard(&ctx.executor());
+    let (tid_tx, tid_rx) = mpsc::channel();
+    let c = ctx.clone();
+    let runner = thread::spawn(move || {
+        // SAFETY: gettid has no preconditions.
+        tid_tx.send(unsafe { libc::gettid() }).unwrap();
+        c.run()
+    });
+    let tid = tid_rx.recv().unwrap();
+    let t0 = Instant::now();
+    while !sleeps_in_epoll_wait(tid) {
+        assert!(
+            t0.elapsed() < HANG,
+            "the runner never blocked in epoll_wait"
+        );
+        thread::yield_now();
+    }
+    // From this thread, outside run(): a timer due in 1 ms must wake it.
+    first.expires_after(Duration::from_millis(1));
+    let (tx, rx) = mpsc::channel();
+    first.async_wait(move |r: io::Result<()>| tx.send(r).unwrap());
+    rx.recv_timeout(HANG)
+        .expect("the reactor woke for the new timer")
+        .unwrap();
+    drop(guard);
+    assert_eq!(runner.join().unwrap(), 1);
+}

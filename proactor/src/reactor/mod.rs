@@ -56,7 +56,7 @@ pub(crate) struct Timers {
 
 /// A clock timers can run on.
 pub(crate) trait Clock: 'static {
-    type Time: Ord + Copy + Send + Sync + 'static;
+    type Time: Ord + Copy + Send + Sync + timer_queue::HeapKey + 'static;
     fn now() -> Self::Time;
     /// How long from `now` until `t` (zero if past).
     fn until(t: Self::Time, now: Self::Time) -> Duration;

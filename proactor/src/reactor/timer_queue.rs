@@ -5,11 +5,54 @@
 //! pointers to entries, so removing one timer (cancel, new expiry, drop) is
 //! `O(log n)`. Every access, to the heap and to entries, happens under the
 //! reactor's timer lock.
+//!
+//! The heap is 4-ary and each slot carries its timer's expiry as a `u64`
+//! ([`HeapKey`]): sifting compares integers without touching the entries
+//! (scattered in memory), and a node's four children share a cache line.
 
 use crate::op::queue::OpQueue;
 use std::ptr::NonNull;
+use std::time::{Instant, SystemTime};
 
 const NOT_IN_HEAP: usize = usize::MAX;
+/// Children per node.
+const ARITY: usize = 4;
+
+/// A point in time as an integer with the same order, for heap keys. Times
+/// too early or too late to represent saturate: they are all due, or none
+/// is due before the far future, so nothing fires early or late.
+pub(crate) trait HeapKey: Copy {
+    fn heap_key(self) -> u64;
+}
+
+impl HeapKey for Instant {
+    #[inline]
+    fn heap_key(self) -> u64 {
+        // Nanoseconds since the first key was taken: earlier instants are
+        // in the past for every later `now`.
+        static ORIGIN: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
+        let origin = *ORIGIN.get_or_init(Instant::now);
+        let d = self.saturating_duration_since(origin);
+        u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
+    }
+}
+
+impl HeapKey for SystemTime {
+    #[inline]
+    fn heap_key(self) -> u64 {
+        match self.duration_since(SystemTime::UNIX_EPOCH) {
+            Ok(d) => u64::try_from(d.as_nanos()).unwrap_or(u64::MAX),
+            Err(_) => 0,
+        }
+    }
+}
+
+impl HeapKey for u64 {
+    #[inline]
+    fn heap_key(self) -> u64 {
+        self
+    }
+}
 
 /// A timer's part of the queue. Only touched under the timer lock.
 pub(crate) struct TimerEntry<T> {
@@ -29,13 +72,20 @@ impl<T> TimerEntry<T> {
     }
 }
 
-/// One heap slot: the timer's expiry, copied here so that sifting compares
-/// keys without touching the entries (which are scattered in memory).
-#[derive(Clone, Copy)]
+/// One heap slot: the timer's key, copied here so that sifting never
+/// touches the entries.
 struct Slot<T> {
-    key: T,
+    key: u64,
     entry: NonNull<TimerEntry<T>>,
 }
+
+impl<T> Clone for Slot<T> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<T> Copy for Slot<T> {}
 
 pub(crate) struct TimerQueue<T> {
     heap: Vec<Slot<T>>,
@@ -45,23 +95,38 @@ pub(crate) struct TimerQueue<T> {
 // alive until removed, and is only used under the timer lock.
 unsafe impl<T: Send> Send for TimerQueue<T> {}
 
-impl<T: Ord + Copy> TimerQueue<T> {
+impl<T: HeapKey> TimerQueue<T> {
     pub(crate) const fn new() -> Self {
         TimerQueue { heap: Vec::new() }
     }
 
-    /// Puts `slot` at `i` and records the position in its entry.
-    #[inline]
+    /// The key at `i` (< len).
+    #[inline(always)]
+    fn key(&self, i: usize) -> u64 {
+        debug_assert!(i < self.heap.len());
+        // SAFETY: callers pass indices below the length.
+        unsafe { self.heap.get_unchecked(i).key }
+    }
+
+    /// Puts `slot` at `i` (< len) and records the position in its entry.
+    #[inline(always)]
     fn place(&mut self, i: usize, mut slot: Slot<T>) {
+        debug_assert!(i < self.heap.len());
         // SAFETY: entries in the heap are alive (type invariant); we hold
-        // the timer lock, so nothing else touches them.
-        unsafe { slot.entry.as_mut().heap_index = i };
-        self.heap[i] = slot;
+        // the timer lock, so nothing else touches them. `i` is in bounds
+        // (callers' contract).
+        unsafe {
+            slot.entry.as_mut().heap_index = i;
+            *self.heap.get_unchecked_mut(i) = slot;
+        }
     }
 
     /// The earliest expiry, if any timer waits.
     pub(crate) fn earliest(&self) -> Option<T> {
-        self.heap.first().map(|s| s.key)
+        // SAFETY: heap entries are alive; timer lock held.
+        self.heap
+            .first()
+            .map(|s| unsafe { s.entry.as_ref().expiry })
     }
 
     /// Adds `e` (if not in the heap yet), keyed by its current expiry. True
@@ -77,7 +142,7 @@ impl<T: Ord + Copy> TimerQueue<T> {
             return false;
         }
         let slot = Slot {
-            key: entry.expiry,
+            key: entry.expiry.heap_key(),
             entry: e,
         };
         // A placeholder that `sift_up` overwrites.
@@ -104,12 +169,13 @@ impl<T: Ord + Copy> TimerQueue<T> {
 
     /// Removes the slot at `i` (whose entry is already marked out).
     fn remove_at(&mut self, i: usize) {
-        let last = self.heap.pop().expect("a queued timer");
+        let Some(last) = self.heap.pop() else {
+            return;
+        };
         if i < self.heap.len() {
             // Refill the hole with the former last slot, moving it up or
             // down to where it belongs.
-            let parent_key = (i > 0).then(|| self.heap[(i - 1) / 2].key);
-            if parent_key.is_some_and(|k| last.key < k) {
+            if i > 0 && last.key < self.key((i - 1) / ARITY) {
                 self.sift_up(i, last);
             } else {
                 self.sift_down(i, last);
@@ -120,6 +186,7 @@ impl<T: Ord + Copy> TimerQueue<T> {
     /// Moves the operations of every timer due at `now` into `out`.
     /// Returns how many operations moved.
     pub(crate) fn take_due(&mut self, now: T, out: &OpQueue) -> usize {
+        let now = now.heap_key();
         let mut n = 0;
         while let Some(top) = self.heap.first() {
             if top.key > now {
@@ -151,14 +218,15 @@ impl<T: Ord + Copy> TimerQueue<T> {
         }
     }
 
-    /// Places `slot` at hole `i` or above; returns where it landed.
+    /// Places `slot` at hole `i` (< len) or above; returns where it landed.
     fn sift_up(&mut self, mut i: usize, slot: Slot<T>) -> usize {
         while i > 0 {
-            let parent = (i - 1) / 2;
-            if slot.key >= self.heap[parent].key {
+            let parent = (i - 1) / ARITY;
+            if slot.key >= self.key(parent) {
                 break;
             }
-            let moved = self.heap[parent];
+            // SAFETY: `parent < i < len`.
+            let moved = unsafe { *self.heap.get_unchecked(parent) };
             self.place(i, moved);
             i = parent;
         }
@@ -166,24 +234,28 @@ impl<T: Ord + Copy> TimerQueue<T> {
         i
     }
 
-    /// Places `slot` at hole `i` or below.
+    /// Places `slot` at hole `i` (< len) or below.
     fn sift_down(&mut self, mut i: usize, slot: Slot<T>) {
         let len = self.heap.len();
         loop {
-            let l = 2 * i + 1;
-            if l >= len {
+            let first = ARITY * i + 1;
+            if first >= len {
                 break;
             }
-            let r = l + 1;
-            let child = if r < len && self.heap[r].key < self.heap[l].key {
-                r
-            } else {
-                l
-            };
-            if self.heap[child].key >= slot.key {
+            // The smallest child (the first on ties).
+            let mut child = first;
+            let mut key = self.key(first);
+            for c in first + 1..(first + ARITY).min(len) {
+                let k = self.key(c);
+                if k < key {
+                    (child, key) = (c, k);
+                }
+            }
+            if key >= slot.key {
                 break;
             }
-            let moved = self.heap[child];
+            // SAFETY: `child < len`.
+            let moved = unsafe { *self.heap.get_unchecked(child) };
             self.place(i, moved);
             i = child;
         }

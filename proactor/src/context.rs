@@ -246,16 +246,22 @@ impl IoContext {
 
     /// Sets the longest a thread about to block waiting for I/O may first
     /// poll for it instead (busy polling); `Duration::ZERO` turns polling
-    /// off. The default is 50 µs.
+    /// off. The default is 50 µs, or what the environment variable
+    /// `PROACTOR_BUSY_POLL_US` says (in microseconds, read once per
+    /// process).
     ///
     /// Polling trades processor time for latency: a blocked thread pays a
     /// wake-up when the next event comes, which on virtual machines can
-    /// cost more than a loopback round trip. The actual window adapts
-    /// between nothing and this limit: it grows while events arrive within
-    /// microseconds of each other (a latency-bound exchange) and falls to
-    /// nothing when polls come back empty, so an idle or lightly loaded
-    /// context does not poll. Where processor time is scarce or billed,
-    /// turn it off.
+    /// cost more than a loopback round trip. The window adapts between
+    /// nothing and this limit. It grows when polling saved a sleep (the
+    /// first look found nothing, a later one found an event: a
+    /// latency-bound exchange on one connection) and shrinks when it did
+    /// not (nothing came, or events were waiting already). It stays off
+    /// while waits find several connections ready at once: there a
+    /// blocking wait rarely sleeps, and polling would only cost system
+    /// calls and processor time that the peers need. So an idle, a
+    /// sparsely loaded or a busy context does not poll. Where processor
+    /// time is scarce or billed, turn it off.
     ///
     /// ```
     /// let ctx = proactor::IoContext::new()?;

@@ -3,11 +3,19 @@
 //!
 //! Blocking costs a wake-up when the next event comes, and on virtual
 //! machines a wake-up can take tens of microseconds: longer than a loopback
-//! round trip. When events have been arriving within microseconds of each
-//! other, polling for a short while catches the next one without sleeping.
-//! The window adapts: it grows when a poll caught an event, or when a
-//! blocking wait ended soon after it began, and halves when a poll ran out
-//! empty, so an idle or sparsely loaded context soon stops polling at all.
+//! round trip. When the next event tends to come a few microseconds after
+//! the thread runs out of work (a latency-bound exchange), polling for a
+//! short while catches it without sleeping.
+//!
+//! Polling pays only when the first look finds nothing and a later one
+//! finds something: then a blocking wait would have slept. When the first
+//! look already finds events (many busy connections), a blocking wait
+//! would have returned at once too, and polling would only trade large
+//! batches of events for small ones; when no look finds anything, the
+//! processor time was wasted. So the window doubles after a poll that
+//! paid, and after a blocking wait that really slept but not for long; it
+//! halves after a poll that did not pay, and soon reaches zero: an idle, a
+//! sparsely loaded or a fully loaded context does not poll.
 
 use crate::sync::{AtomicU32, Ordering::Relaxed};
 use std::time::Duration;
@@ -17,10 +25,34 @@ const START_NS: u32 = 8_000;
 /// A blocking wait shorter than this many windows means events come close
 /// together: polling would likely have caught this one.
 const GROW_BELOW_MAX: u32 = 4;
+/// A blocking wait shorter than this did not really sleep: its events were
+/// there already.
+const SLEPT_NS: u64 = 2_000;
+
+/// How a poll ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Polled {
+    /// The first look found events: a blocking wait would not have slept.
+    AtOnce,
+    /// A later look found events: polling saved a sleep.
+    Later,
+    /// Nothing came within the window.
+    Empty,
+}
+
+/// A wait that reports more ready descriptors than this means several
+/// connections are busy at once: then the thread rarely sleeps long, and
+/// polling would only trade large batches of events for small ones (and
+/// take processor time that the peers need). Polling stays off for
+/// [`BUSY_HOLD`] waits after such a wait.
+const ONE_AT_A_TIME: u32 = 1;
+const BUSY_HOLD: u32 = 16;
 
 pub(crate) struct BusyPoll {
     /// Current window, in nanoseconds (0: block at once).
     window_ns: AtomicU32,
+    /// Waits to go before polling may start again (see [`BUSY_HOLD`]).
+    busy_hold: AtomicU32,
 }
 
 // Only the epoll poller polls; the portable one takes it and ignores it.
@@ -29,6 +61,7 @@ impl BusyPoll {
     pub(crate) fn new() -> Self {
         BusyPoll {
             window_ns: AtomicU32::new(0),
+            busy_hold: AtomicU32::new(0),
         }
     }
 
@@ -36,22 +69,33 @@ impl BusyPoll {
     /// configured maximum `max_ns` (0: never poll).
     pub(crate) fn window(&self, max_ns: u32, timeout: Option<Duration>) -> Option<Duration> {
         let w = self.window_ns.load(Relaxed).min(max_ns);
-        if w == 0 {
+        if w == 0 || self.busy_hold.load(Relaxed) > 0 {
             return None;
         }
         let w = Duration::from_nanos(w.into());
         Some(timeout.map_or(w, |t| t.min(w)))
     }
 
-    /// A poll caught an event (`hit`) or ran out empty.
-    pub(crate) fn polled(&self, hit: bool, max_ns: u32) {
-        let w = self.window_ns.load(Relaxed);
-        let next = if hit {
-            w.saturating_mul(2).min(max_ns)
-        } else if w / 2 < START_NS {
-            0
+    /// A wait or a poll reported `n` ready descriptors.
+    pub(crate) fn reported(&self, n: usize) {
+        let hold = self.busy_hold.load(Relaxed);
+        let next = if n > ONE_AT_A_TIME as usize {
+            BUSY_HOLD
         } else {
-            w / 2
+            hold.saturating_sub(1)
+        };
+        if next != hold {
+            self.busy_hold.store(next, Relaxed);
+        }
+    }
+
+    /// A poll ended so.
+    pub(crate) fn polled(&self, how: Polled, max_ns: u32) {
+        let w = self.window_ns.load(Relaxed);
+        let next = match how {
+            Polled::Later => w.saturating_mul(2).min(max_ns),
+            Polled::AtOnce | Polled::Empty if w / 2 < START_NS => 0,
+            Polled::AtOnce | Polled::Empty => w / 2,
         };
         self.window_ns.store(next, Relaxed);
     }
@@ -59,7 +103,8 @@ impl BusyPoll {
     /// A blocking wait that lasted `slept` was ended by an event.
     pub(crate) fn woke(&self, slept: Duration, max_ns: u32) {
         let soon = Duration::from_nanos(u64::from(max_ns) * u64::from(GROW_BELOW_MAX));
-        if max_ns != 0 && slept < soon {
+        let at_once = slept <= Duration::from_nanos(SLEPT_NS);
+        if max_ns != 0 && !at_once && slept < soon {
             let w = self.window_ns.load(Relaxed);
             let next = w.saturating_mul(2).max(START_NS).min(max_ns);
             self.window_ns.store(next, Relaxed);
@@ -74,7 +119,7 @@ mod tests {
     const MAX: u32 = 50_000;
 
     #[test]
-    fn starts_blocking_and_grows_when_events_come_quickly() {
+    fn starts_blocking_and_grows_when_polling_saves_sleeps() {
         let b = BusyPoll::new();
         assert_eq!(b.window(MAX, None), None);
         b.woke(Duration::from_micros(30), MAX);
@@ -82,9 +127,9 @@ mod tests {
             b.window(MAX, None),
             Some(Duration::from_nanos(START_NS.into()))
         );
-        b.polled(true, MAX);
-        b.polled(true, MAX);
-        b.polled(true, MAX);
+        b.polled(Polled::Later, MAX);
+        b.polled(Polled::Later, MAX);
+        b.polled(Polled::Later, MAX);
         assert_eq!(b.window(MAX, None), Some(Duration::from_nanos(MAX.into())));
         assert_eq!(
             b.window(MAX, Some(Duration::from_micros(5))),
@@ -94,22 +139,31 @@ mod tests {
     }
 
     #[test]
-    fn empty_polls_and_long_sleeps_turn_it_off() {
-        let b = BusyPoll::new();
-        b.woke(Duration::from_micros(10), MAX);
-        b.polled(true, MAX);
-        b.polled(true, MAX);
-        b.woke(Duration::from_secs(1), MAX); // a long sleep does not grow it
-        for _ in 0..4 {
-            b.polled(false, MAX);
+    fn polls_that_do_not_pay_and_long_sleeps_turn_it_off() {
+        for how in [Polled::Empty, Polled::AtOnce] {
+            let b = BusyPoll::new();
+            b.woke(Duration::from_micros(10), MAX);
+            b.polled(Polled::Later, MAX);
+            b.polled(Polled::Later, MAX);
+            b.woke(Duration::from_secs(1), MAX); // a long sleep does not grow it
+            for _ in 0..4 {
+                b.polled(how, MAX);
+            }
+            assert_eq!(b.window(MAX, None), None, "{how:?}");
         }
+    }
+
+    #[test]
+    fn waits_that_found_events_ready_do_not_start_polling() {
+        let b = BusyPoll::new();
+        b.woke(Duration::from_nanos(500), MAX);
         assert_eq!(b.window(MAX, None), None);
     }
 
     #[test]
     fn a_zero_maximum_never_polls() {
         let b = BusyPoll::new();
-        b.woke(Duration::from_micros(1), 0);
+        b.woke(Duration::from_micros(10), 0);
         assert_eq!(b.window(0, None), None);
     }
 }

@@ -60,6 +60,20 @@ use task::Task;
 #[cfg(not(loom))]
 pub(crate) const DEFAULT_BUSY_POLL_NS: u32 = 50_000;
 
+/// The busy-polling limit a new context starts with: the default, or
+/// `PROACTOR_BUSY_POLL_US` (microseconds; 0 turns polling off), read once
+/// per process.
+#[cfg(not(loom))]
+fn default_busy_poll_ns() -> u32 {
+    static NS: OnceLock<u32> = OnceLock::new();
+    *NS.get_or_init(|| {
+        std::env::var("PROACTOR_BUSY_POLL_US")
+            .ok()
+            .and_then(|v| v.trim().parse::<u32>().ok())
+            .map_or(DEFAULT_BUSY_POLL_NS, |us| us.saturating_mul(1000))
+    })
+}
+
 /// How long a run-family call may wait for work.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Wait {
@@ -151,7 +165,7 @@ impl Scheduler {
                 #[cfg(not(loom))]
                 reactor_init: Mutex::new(()),
                 #[cfg(not(loom))]
-                busy_poll_ns: AtomicU32::new(DEFAULT_BUSY_POLL_NS),
+                busy_poll_ns: AtomicU32::new(default_busy_poll_ns()),
                 #[cfg(all(unix, not(loom)))]
                 resolver: OnceLock::new(),
                 task_op: NonNull::from(Box::leak(task_op)),

@@ -10,7 +10,7 @@
 //! * The timerfd is armed (relative, monotonic) for the earliest timer, so a
 //!   new earliest timer needs no interruption.
 
-use crate::reactor::busy_poll::BusyPoll;
+use crate::reactor::busy_poll::{BusyPoll, Polled};
 use crate::reactor::descriptor::{ready, DescriptorState};
 use crate::reactor::op::RawFd;
 use std::io;
@@ -18,6 +18,9 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::ptr::NonNull;
 use std::time::{Duration, Instant};
 
+/// Spin between empty polls: from this long, doubling up to the maximum.
+const GAP_MIN_NS: u64 = 500;
+const GAP_MAX_NS: u64 = 4_000;
 const INTERRUPTER: u64 = 0;
 const TIMER: u64 = 1;
 const EVENTS_PER_WAIT: usize = 128;
@@ -111,18 +114,30 @@ impl Poller {
         if timeout != Some(Duration::ZERO) {
             if let Some(window) = busy.window(max_poll_ns, timeout) {
                 let start = Instant::now();
+                let mut gap = Duration::from_nanos(GAP_MIN_NS);
+                let mut first = true;
                 loop {
                     let n = self.epoll_wait(&mut events, 0);
                     if n > 0 {
-                        busy.polled(true, max_poll_ns);
+                        let how = if first { Polled::AtOnce } else { Polled::Later };
+                        busy.polled(how, max_poll_ns);
+                        busy.reported(n);
                         return Self::dispatch(&events[..n], &mut on_ready);
                     }
-                    if start.elapsed() >= window {
+                    first = false;
+                    let now = start.elapsed();
+                    if now >= window {
                         break;
                     }
-                    std::hint::spin_loop();
+                    // Let events gather between polls: fewer system calls,
+                    // larger batches.
+                    let until = (now + gap).min(window);
+                    while start.elapsed() < until {
+                        std::hint::spin_loop();
+                    }
+                    gap = (gap * 2).min(Duration::from_nanos(GAP_MAX_NS));
                 }
-                busy.polled(false, max_poll_ns);
+                busy.polled(Polled::Empty, max_poll_ns);
                 timeout = timeout.map(|t| t.saturating_sub(window));
             }
         }
@@ -132,12 +147,17 @@ impl Poller {
             Some(d) => d.as_nanos().div_ceil(1_000_000).min(i32::MAX as u128) as libc::c_int,
         };
         let n = if ms == 0 {
-            self.epoll_wait(&mut events, 0)
+            let n = self.epoll_wait(&mut events, 0);
+            if n > 0 {
+                busy.reported(n);
+            }
+            n
         } else {
             let slept = Instant::now();
             let n = self.epoll_wait(&mut events, ms);
             if n > 0 {
                 busy.woke(slept.elapsed(), max_poll_ns);
+                busy.reported(n);
             }
             n
         };

@@ -35,6 +35,10 @@ COUNTING = os.path.join(TARGET, "count-allocs", "release")
 PP_BLOCKS = [64, 4096]
 PP_SESSIONS = [1, 100]
 PP_THREADS = [1, 2]
+# Chain lengths for the allocation counts: the same count at both means
+# nothing is allocated per handler.
+ALLOC_NS = [100000, 1000000]
+NOPOLL_REPS = 3
 
 
 def log(msg):
@@ -70,16 +74,23 @@ def build():
 
 
 LINE = re.compile(r"^(\w+)\s+(ns_per_op|total_ns_per_timer)=([0-9.]+)\s")
+CPU = re.compile(r"\bcpu_ns_per_timer=([0-9.]+)")
 
 
-def micro(path, args):
-    """Runs one micro-benchmark program; returns {variant: primary metric}."""
+def micro(path, args, suffix=""):
+    """Runs one micro-benchmark program; returns {variant: primary metric}.
+    Timer lines also give `<variant>_cpu`: the thread's CPU time per timer,
+    the cost that the wall time (which includes the timers' 100 ms spread)
+    hides."""
     out = output([path] + args)
     found = {}
     for line in out.splitlines():
         m = LINE.match(line)
         if m:
-            found[m.group(1)] = float(m.group(3))
+            found[m.group(1) + suffix] = float(m.group(3))
+            c = CPU.search(line)
+            if c:
+                found[m.group(1) + suffix + "_cpu"] = float(c.group(1))
     return found
 
 
@@ -102,12 +113,13 @@ def wait_for_port(port, proc):
     raise RuntimeError("server did not come up")
 
 
-def pingpong(server, threads, block, sessions, seconds):
+def pingpong(server, threads, block, sessions, seconds, env=None):
     """msgs_per_sec of the neutral client against `server`; and the
     server's last line."""
     port = free_port()
     proc = subprocess.Popen([server, str(port), str(threads)], stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True)
+                            stderr=subprocess.STDOUT, text=True,
+                            env=dict(os.environ, **(env or {})))
     try:
         wait_for_port(port, proc)
         out = output([os.path.join(ANCHOR_BIN, "pingpong_client"), "127.0.0.1", str(port),
@@ -194,26 +206,35 @@ def main():
                    ("ours", ours("strand_bench"), [str(n_strand), "3"])],
         "timer": [("asio", asio("timer_bench"), [str(n_timer), "3"]),
                   ("ours", ours("timer_bench"), [str(n_timer), "3"])],
+        # A million timers: processing, not the 100 ms spread, dominates.
+        "timer_1m": [("asio", asio("timer_bench"), [str(n_timer * 10), "1"], "_1m"),
+                     ("ours", ours("timer_bench"), [str(n_timer * 10), "1"], "_1m")],
     }
     # results[bench][variant][impl] = [one value per repetition]
     results = {b: {} for b in programs}
     for r in range(a.reps):
         log(f"== micro-benchmarks, repetition {r + 1}/{a.reps}")
         for bench, impls in programs.items():
-            for name, path, args in impls:
-                for variant, v in micro(path, args).items():
+            for name, path, args, *suffix in impls:
+                for variant, v in micro(path, args, *suffix).items():
                     results[bench].setdefault(variant, {}).setdefault(name, []).append(v)
 
-    servers = [("asio", asio("pingpong_server")), ("ours", ours("pingpong_server")),
-               ("tokio", ours("tokio_pingpong_server"))]
+    servers = [("asio", asio("pingpong_server"), None), ("ours", ours("pingpong_server"), None),
+               ("tokio", ours("tokio_pingpong_server"), None)]
+    # proactor polls for I/O briefly before blocking where that saves
+    # sleeps (one busy connection): with one session, it is also measured
+    # with polling off, in the first NOPOLL_REPS repetitions (for the
+    # record; the time limit does not allow all).
+    no_poll = ("ours_nopoll", ours("pingpong_server"), {"PROACTOR_BUSY_POLL_US": "0"})
     pings = {}
     for threads in PP_THREADS:
         for block in PP_BLOCKS:
             for sessions in PP_SESSIONS:
                 key = (threads, block, sessions)
                 for r in range(a.reps):
-                    for name, path in servers:
-                        v, _ = pingpong(path, threads, block, sessions, a.seconds)
+                    extra = [no_poll] if sessions == 1 and r < NOPOLL_REPS else []
+                    for name, path, env in servers + extra:
+                        v, _ = pingpong(path, threads, block, sessions, a.seconds, env)
                         pings.setdefault(key, {}).setdefault(name, []).append(v)
                 got = {n: med(v) for n, v in pings[key].items()}
                 log(f"== ping-pong threads={threads} block={block} sessions={sessions}: "
@@ -221,12 +242,13 @@ def main():
 
     log("== allocation counts (counting allocator)")
     allocs = {}
-    for bench in ("post", "strand"):
-        out = output([os.path.join(COUNTING, bench + "_bench"), "100000", "1"])
-        for line in out.splitlines():
-            m = re.match(r"^(\w+)\s.*\ballocs=(\d+)", line)
-            if m:
-                allocs[(bench, m.group(1))] = int(m.group(2))
+    for n in ALLOC_NS:
+        for bench in ("post", "strand"):
+            out = output([os.path.join(COUNTING, bench + "_bench"), str(n), "1"])
+            for line in out.splitlines():
+                m = re.match(r"^(\w+)\s.*\ballocs=(\d+)", line)
+                if m:
+                    allocs.setdefault((bench, m.group(1)), {})[n] = int(m.group(2))
     echo_allocs = {}
     for threads in PP_THREADS:
         for block in PP_BLOCKS:
@@ -236,14 +258,14 @@ def main():
             echo_allocs[(threads, block)] = (int(m.group(1)), int(m.group(2))) if m else None
 
     elapsed = time.time() - started
-    report = render(a, results, pings, allocs, echo_allocs, elapsed)
+    report = render(a, results, pings, allocs, echo_allocs, elapsed, n_timer)
     print(report)
     with open(a.out, "w") as f:
         f.write(report)
     log(f"wrote {a.out} ({elapsed / 60:.1f} minutes)")
 
 
-def render(a, results, pings, allocs, echo_allocs, elapsed):
+def render(a, results, pings, allocs, echo_allocs, elapsed, n_timer):
     m = machine()
     now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     L = []
@@ -262,7 +284,10 @@ def render(a, results, pings, allocs, echo_allocs, elapsed):
              "CPUs.\n")
     for bench, title, unit in [("post", "post_bench (ns per handler)", "ns"),
                                ("strand", "strand_bench (ns per handler)", "ns"),
-                               ("timer", "timer_bench (total ns per timer)", "ns")]:
+                               ("timer", f"timer_bench, {n_timer:,} timers (ns per timer; "
+                                "`_cpu`: the thread's CPU time per timer)", "ns"),
+                               ("timer_1m", f"timer_bench, {n_timer * 10:,} timers (ns per "
+                                "timer, 1 in-process repetition per run)", "ns")]:
         has_tokio = any("tokio" in v for v in results[bench].values())
         L.append(f"\n## {title}\n")
         head = "| variant | Asio | proactor | ours/Asio |"
@@ -280,20 +305,30 @@ def render(a, results, pings, allocs, echo_allocs, elapsed):
                 row += f" {fmt(t)} | {ratio(o, t)} |"
             L.append(row)
     L.append("\n## Ping-pong (messages per second; higher is better)\n")
-    L.append("| server threads | block | sessions | Asio | proactor | tokio | ours/Asio | ours/tokio |")
-    L.append("|---:|---:|---:|---:|---:|---:|---:|---:|")
+    L.append("`proactor, no polling`: the same server with `PROACTOR_BUSY_POLL_US=0` (measured "
+             "with one session, where polling is on).\n")
+    L.append("| server threads | block | sessions | Asio | proactor | tokio | ours/Asio | ours/tokio "
+             "| proactor, no polling | no polling/Asio |")
+    L.append("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for (threads, block, sessions), by in pings.items():
-        x, o, t = (med(by.get(k, [])) for k in ("asio", "ours", "tokio"))
+        x, o, t, n = (med(by.get(k, [])) for k in ("asio", "ours", "tokio", "ours_nopoll"))
         L.append(f"| {threads} | {block} | {sessions} | {fmt(x, 0)} | {fmt(o, 0)} | {fmt(t, 0)} "
-                 f"| {ratio(o, x)} | {ratio(o, t)} |")
+                 f"| {ratio(o, x)} | {ratio(o, t)} | {fmt(n, 0)} | {ratio(n, x)} |")
     L.append("\n## Allocations at steady state (counting allocator)\n")
-    L.append("Chains (each handler posts the next; 100,000 handlers, the count includes "
-             "creating the context):\n")
-    L.append("| benchmark | variant | allocations in the run |")
-    L.append("|---|---|---:|")
-    for (bench, variant), n in allocs.items():
+    L.append("Chains (each handler posts the next): allocations in a whole run, creating "
+             "the context included, for two chain lengths. The same count for both means "
+             "0 allocations per handler.\n")
+    L.append("| benchmark | variant | " + " | ".join(f"{n:,} handlers" for n in ALLOC_NS)
+             + " | per handler |")
+    L.append("|---|---|" + "---:|" * (len(ALLOC_NS) + 1))
+    for (bench, variant), by in allocs.items():
         if "chain" in variant:
-            L.append(f"| {bench} | {variant} | {n} |")
+            counts = [by.get(n) for n in ALLOC_NS]
+            per = "—"
+            if None not in counts:
+                per = f"{(counts[-1] - counts[0]) / (ALLOC_NS[-1] - ALLOC_NS[0]):.6f}"
+            L.append(f"| {bench} | {variant} | " + " | ".join(str(c) for c in counts)
+                     + f" | {per} |")
     L.append("\nPing-pong server, 100 sessions, counted from the second second of the run to "
              "the end:\n")
     L.append("| server threads | block | allocations | messages echoed | per message |")

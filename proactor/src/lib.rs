@@ -33,6 +33,8 @@
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(missing_docs)]
 
+#[cfg(not(loom))]
+mod busy_poll;
 mod call_stack;
 mod context;
 pub mod error;

@@ -11,20 +11,19 @@
 //! The reactor is created with the first I/O object of a context, as in
 //! Asio: a context that only runs posted handlers never pays for it.
 
-pub(crate) mod busy_poll;
 pub(crate) mod descriptor;
 pub(crate) mod op;
 #[cfg(all(test, not(loom)))]
 mod tests;
 pub(crate) mod timer_queue;
 
+use crate::busy_poll::BusyPoll;
 use crate::op::queue::OpQueue;
 use crate::op::OpPtr;
 use crate::scheduler::task::Task;
 use crate::scheduler::Scheduler;
 use crate::sync::{self, Arc, Mutex};
 use crate::sys::Poller;
-use busy_poll::BusyPoll;
 use descriptor::{DescriptorState, Pool};
 use op::{CancelTicket, OpKind, Progress, RawFd, ReactorOpHeader};
 use std::io;

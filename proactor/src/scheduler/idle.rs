@@ -9,6 +9,9 @@
 //!
 //! * `SLEEPER` units count threads asleep on the condition variable that no
 //!   producer has claimed yet;
+//! * `SPINNING` says a thread is looking at the queue over and over before
+//!   it sleeps (at most one at a time): a producer then wakes nobody, since
+//!   that thread will find the work;
 //! * `TASK_BLOCKED` says a thread is (about to be) blocked in the backend,
 //!   `TASK_INTERRUPTED` that someone already interrupted it;
 //! * `SHUTDOWN` says the context is gone and posts must be dropped.
@@ -28,7 +31,8 @@ use crate::sync::{self, AtomicUsize, Condvar, Instant, Mutex, Ordering::SeqCst};
 pub(crate) const TASK_BLOCKED: usize = 1;
 pub(crate) const TASK_INTERRUPTED: usize = 2;
 pub(crate) const SHUTDOWN: usize = 4;
-const SLEEPER: usize = 8;
+const SPINNING: usize = 8;
+const SLEEPER: usize = 16;
 
 pub(crate) struct Idle {
     state: AtomicUsize,
@@ -87,11 +91,41 @@ impl Idle {
         }
     }
 
-    /// Wakes one idle thread for a newly queued operation: a sleeper if
-    /// there is one (so that the task keeps waiting for I/O), otherwise the
-    /// thread blocked in the task.
+    /// Looks for work with `ready()` again and again, while `more()` says
+    /// so, before this thread sleeps; true if it found work. Only one
+    /// thread spins at a time: any other gets false at once.
+    ///
+    /// No wake-up is lost: a producer that saw `SPINNING` and woke nobody
+    /// published its work before its look at `state`, and that look came
+    /// before the spinner cleared the flag; so the spinner finds the work
+    /// in its loop, or in [`Idle::sleep`]'s check afterwards.
+    pub(crate) fn spin(&self, ready: &dyn Fn() -> bool, more: &mut dyn FnMut() -> bool) -> bool {
+        if self.state.fetch_or(SPINNING, SeqCst) & SPINNING != 0 {
+            return false;
+        }
+        sync::handshake_fence();
+        let found = loop {
+            if ready() {
+                break true;
+            }
+            if !more() {
+                break false;
+            }
+            std::hint::spin_loop();
+        };
+        self.state.fetch_and(!SPINNING, SeqCst);
+        found
+    }
+
+    /// Wakes one idle thread for a newly queued operation: the spinning
+    /// thread will find it by itself; otherwise a sleeper if there is one
+    /// (so that the task keeps waiting for I/O), otherwise the thread
+    /// blocked in the task.
     pub(crate) fn wake_one(&self, task: Option<&dyn Task>) {
         let s = self.state.load(SeqCst);
+        if s & SPINNING != 0 {
+            return;
+        }
         if s >= SLEEPER {
             let mut tokens = sync::lock(&self.tokens);
             if self.state.load(SeqCst) >= SLEEPER {

@@ -110,6 +110,9 @@ struct Flags {
     /// The longest the reactor may poll before blocking, in nanoseconds.
     #[cfg(not(loom))]
     busy_poll_ns: AtomicU32,
+    /// How long an idle thread looks for handlers before it sleeps.
+    #[cfg(not(loom))]
+    spin: crate::busy_poll::BusyPoll,
     /// The host-name lookup thread, started with the first lookup.
     #[cfg(all(unix, not(loom)))]
     resolver: OnceLock<Arc<crate::net::resolver::Worker>>,
@@ -166,6 +169,8 @@ impl Scheduler {
                 reactor_init: Mutex::new(()),
                 #[cfg(not(loom))]
                 busy_poll_ns: AtomicU32::new(default_busy_poll_ns()),
+                #[cfg(not(loom))]
+                spin: crate::busy_poll::BusyPoll::new(),
                 #[cfg(all(unix, not(loom)))]
                 resolver: OnceLock::new(),
                 task_op: NonNull::from(Box::leak(task_op)),
@@ -564,13 +569,55 @@ impl Scheduler {
         cx.consumer = None;
         self.leave_active(!cx.keep_alive);
         let interrupt = cx.interrupt;
-        self.idle.idle.sleep(
-            &|| !self.queue.is_empty() || self.stopped() || interrupt.is_some_and(|i| i()),
-            deadline,
-        );
+        let ready = || !self.queue.is_empty() || self.stopped() || interrupt.is_some_and(|i| i());
+        if !self.spin_for_work(&ready, deadline) {
+            #[cfg(not(loom))]
+            let slept = std::time::Instant::now();
+            self.idle.idle.sleep(&ready, deadline);
+            #[cfg(not(loom))]
+            self.flags.spin.woke(slept.elapsed(), self.busy_poll_ns());
+        }
         self.enter_active();
         if cx.owns_consumer {
             cx.consumer = Some(self.consumer.lock());
+        }
+    }
+
+    /// Before sleeping, looks for work for a while, as the adaptive window
+    /// says (the same policy and limit as the reactor's busy polling: it
+    /// pays where a wake-up costs more than the wait for the next handler).
+    /// True if work (or a stop, or an interruption) came.
+    fn spin_for_work(&self, ready: &dyn Fn() -> bool, deadline: Option<Instant>) -> bool {
+        #[cfg(loom)]
+        {
+            // One look: the models check the protocol, not the timing.
+            let _ = deadline;
+            self.idle.idle.spin(ready, &mut || false)
+        }
+        #[cfg(not(loom))]
+        {
+            use crate::busy_poll::Polled;
+            let max = self.busy_poll_ns();
+            let Some(mut window) = self.flags.spin.window(max, None) else {
+                return false;
+            };
+            let start = Instant::now();
+            if let Some(t) = deadline {
+                window = window.min(t.saturating_duration_since(start));
+            }
+            let mut looks = 0u32;
+            let found = self.idle.idle.spin(ready, &mut || {
+                looks += 1;
+                // The clock is read every few looks: it costs more than one.
+                looks % 16 != 0 || start.elapsed() < window
+            });
+            let how = match (found, looks) {
+                (false, _) => Polled::Empty,
+                (true, 0) => Polled::AtOnce,
+                (true, _) => Polled::Later,
+            };
+            self.flags.spin.polled(how, max);
+            found
         }
     }
 

@@ -2,7 +2,7 @@
 //! wake-ups work (a condition variable with a timeout); registering a
 //! descriptor fails with `Unsupported`.
 
-use crate::reactor::busy_poll::BusyPoll;
+use crate::busy_poll::BusyPoll;
 use crate::reactor::descriptor::DescriptorState;
 use crate::reactor::op::RawFd;
 use crate::sync::{self, Condvar, Mutex};

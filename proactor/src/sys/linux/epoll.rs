@@ -10,7 +10,7 @@
 //! * The timerfd is armed (relative, monotonic) for the earliest timer, so a
 //!   new earliest timer needs no interruption.
 
-use crate::reactor::busy_poll::{BusyPoll, Polled};
+use crate::busy_poll::{BusyPoll, Polled};
 use crate::reactor::descriptor::{ready, DescriptorState};
 use crate::reactor::op::RawFd;
 use std::io;

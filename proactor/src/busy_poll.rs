@@ -13,8 +13,9 @@
 //! would have returned at once too, and polling would only trade large
 //! batches of events for small ones; when no look finds anything, the
 //! processor time was wasted. So the window doubles after a poll that
-//! paid, and after a blocking wait that really slept but not for long; it
-//! halves after a poll that did not pay, and soon reaches zero: an idle, a
+//! paid, and widens to cover a wait (polling included) that really slept
+//! and ended within the limit; it halves after a poll that did not pay,
+//! and soon reaches zero when waits last longer than the limit: an idle, a
 //! sparsely loaded or a fully loaded context does not poll.
 
 use crate::sync::{AtomicU32, Ordering::Relaxed};
@@ -22,9 +23,6 @@ use std::time::Duration;
 
 /// The smallest window worth polling (and the first one tried).
 const START_NS: u32 = 8_000;
-/// A blocking wait shorter than this many windows means events come close
-/// together: polling would likely have caught this one.
-const GROW_BELOW_MAX: u32 = 4;
 /// A blocking wait shorter than this did not really sleep: its events were
 /// there already.
 const SLEPT_NS: u64 = 2_000;
@@ -100,14 +98,19 @@ impl BusyPoll {
         self.window_ns.store(next, Relaxed);
     }
 
-    /// A blocking wait that lasted `slept` was ended by an event.
-    pub(crate) fn woke(&self, slept: Duration, max_ns: u32) {
-        let soon = Duration::from_nanos(u64::from(max_ns) * u64::from(GROW_BELOW_MAX));
-        let at_once = slept <= Duration::from_nanos(SLEPT_NS);
-        if max_ns != 0 && !at_once && slept < soon {
-            let w = self.window_ns.load(Relaxed);
-            let next = w.saturating_mul(2).max(START_NS).min(max_ns);
-            self.window_ns.store(next, Relaxed);
+    /// A thread that had been waiting for `idle` (its polling included)
+    /// was woken by an event. If a window within the limit would have
+    /// caught it, and the thread really slept, polling would have saved
+    /// the sleep: the window grows to cover such a wait.
+    pub(crate) fn woke(&self, idle: Duration, max_ns: u32) {
+        let idle_ns = u64::try_from(idle.as_nanos()).unwrap_or(u64::MAX);
+        if max_ns == 0 || idle_ns <= SLEPT_NS || idle_ns > u64::from(max_ns) {
+            return;
+        }
+        let cover = (idle_ns * 2).clamp(u64::from(START_NS), u64::from(max_ns)) as u32;
+        let w = self.window_ns.load(Relaxed);
+        if cover > w {
+            self.window_ns.store(cover, Relaxed);
         }
     }
 }
@@ -122,7 +125,7 @@ mod tests {
     fn starts_blocking_and_grows_when_polling_saves_sleeps() {
         let b = BusyPoll::new();
         assert_eq!(b.window(MAX, None), None);
-        b.woke(Duration::from_micros(30), MAX);
+        b.woke(Duration::from_micros(3), MAX);
         assert_eq!(
             b.window(MAX, None),
             Some(Duration::from_nanos(START_NS.into()))
@@ -146,6 +149,7 @@ mod tests {
             b.polled(Polled::Later, MAX);
             b.polled(Polled::Later, MAX);
             b.woke(Duration::from_secs(1), MAX); // a long sleep does not grow it
+            b.woke(Duration::from_micros(60), MAX); // nor one past the limit
             for _ in 0..4 {
                 b.polled(how, MAX);
             }
@@ -157,6 +161,29 @@ mod tests {
     fn waits_that_found_events_ready_do_not_start_polling() {
         let b = BusyPoll::new();
         b.woke(Duration::from_nanos(500), MAX);
+        assert_eq!(b.window(MAX, None), None);
+    }
+
+    #[test]
+    fn a_wait_the_window_missed_but_the_limit_covers_widens_it() {
+        let b = BusyPoll::new();
+        b.woke(Duration::from_micros(20), MAX);
+        assert_eq!(b.window(MAX, None), Some(Duration::from_micros(40)));
+        // An empty poll halves it; the wait that follows, 20 us in all,
+        // widens it again to cover such waits, not merely doubling back.
+        b.polled(Polled::Empty, MAX);
+        b.woke(Duration::from_micros(20), MAX);
+        assert_eq!(b.window(MAX, None), Some(Duration::from_micros(40)));
+    }
+
+    #[test]
+    fn waits_longer_than_the_limit_turn_it_off() {
+        let b = BusyPoll::new();
+        b.woke(Duration::from_micros(20), MAX);
+        for _ in 0..4 {
+            b.polled(Polled::Empty, MAX);
+            b.woke(Duration::from_micros(60), MAX);
+        }
         assert_eq!(b.window(MAX, None), None);
     }
 

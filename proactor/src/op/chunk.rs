@@ -39,6 +39,10 @@ const OPEN: usize = 1 << (usize::BITS - 2);
 const KEEP: usize = 4;
 /// The largest block served.
 pub(crate) const MAX_BLOCK: usize = 1024;
+// A block always fits in a fresh chunk, and every block the recycling
+// lists hand out is one this module serves.
+const _: () = assert!(MAX_BLOCK <= CHUNK - HEADER);
+const _: () = assert!(super::recycle::MAX_SIZE <= MAX_BLOCK);
 
 #[repr(C)]
 struct Header {
@@ -158,7 +162,8 @@ std::thread_local! {
     static CUTTER: UnsafeCell<Cutter> = const { UnsafeCell::new(Cutter::new()) };
 }
 
-/// Where threads whose thread-locals are gone (or going) cut blocks.
+/// Where threads whose thread-locals are gone (or going) cut blocks. (Chunks
+/// that such threads empty by freeing go back to the global allocator.)
 static SHARED: Mutex<Cutter> = Mutex::new(Cutter::new());
 
 /// A block of `size` bytes (a multiple of 16, at most [`MAX_BLOCK`]),

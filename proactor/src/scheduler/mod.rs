@@ -570,12 +570,14 @@ impl Scheduler {
         self.leave_active(!cx.keep_alive);
         let interrupt = cx.interrupt;
         let ready = || !self.queue.is_empty() || self.stopped() || interrupt.is_some_and(|i| i());
+        #[cfg(not(loom))]
+        let idle_since = Instant::now();
         if !self.spin_for_work(&ready, deadline) {
-            #[cfg(not(loom))]
-            let slept = std::time::Instant::now();
             self.idle.idle.sleep(&ready, deadline);
             #[cfg(not(loom))]
-            self.flags.spin.woke(slept.elapsed(), self.busy_poll_ns());
+            self.flags
+                .spin
+                .woke(idle_since.elapsed(), self.busy_poll_ns());
         }
         self.enter_active();
         if cx.owns_consumer {
@@ -586,7 +588,10 @@ impl Scheduler {
     /// Before sleeping, looks for work for a while, as the adaptive window
     /// says (the same policy and limit as the reactor's busy polling: it
     /// pays where a wake-up costs more than the wait for the next handler).
-    /// True if work (or a stop, or an interruption) came.
+    /// Not while a thread waits in the task: that thread is the one that
+    /// will see the next event (and may be polling itself), so a second
+    /// spinner would only take a processor from the peers. True if work
+    /// (or a stop, or an interruption) came.
     fn spin_for_work(&self, ready: &dyn Fn() -> bool, deadline: Option<Instant>) -> bool {
         #[cfg(loom)]
         {
@@ -602,12 +607,19 @@ impl Scheduler {
                 return false;
             };
             let start = Instant::now();
+            let mut cut = false;
             if let Some(t) = deadline {
-                window = window.min(t.saturating_duration_since(start));
+                let left = t.saturating_duration_since(start);
+                cut = left <= window;
+                window = window.min(left);
             }
             let mut looks = 0u32;
             let found = self.idle.idle.spin(ready, &mut || {
                 looks += 1;
+                if self.idle.idle.state() & idle::TASK_BLOCKED != 0 {
+                    cut = true;
+                    return false;
+                }
                 // The clock is read every few looks: it costs more than one.
                 looks % 16 != 0 || start.elapsed() < window
             });
@@ -616,7 +628,9 @@ impl Scheduler {
                 (true, 0) => Polled::AtOnce,
                 (true, _) => Polled::Later,
             };
-            self.flags.spin.polled(how, max);
+            if found || !cut {
+                self.flags.spin.polled(how, max);
+            }
             found
         }
     }

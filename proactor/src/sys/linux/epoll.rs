@@ -18,6 +18,14 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::ptr::NonNull;
 use std::time::{Duration, Instant};
 
+/// How many of `events` are descriptors (not the interrupter or the timer).
+fn descriptors(events: &[libc::epoll_event]) -> usize {
+    events
+        .iter()
+        .filter(|e| e.u64 != INTERRUPTER && e.u64 != TIMER)
+        .count()
+}
+
 /// Spin between empty polls: from this long, doubling up to the maximum.
 const GAP_MIN_NS: u64 = 500;
 const GAP_MAX_NS: u64 = 4_000;
@@ -111,56 +119,56 @@ impl Poller {
         mut on_ready: impl FnMut(NonNull<DescriptorState>, u32),
     ) -> bool {
         let mut events = [libc::epoll_event { events: 0, u64: 0 }; EVENTS_PER_WAIT];
-        if timeout != Some(Duration::ZERO) {
-            if let Some(window) = busy.window(max_poll_ns, timeout) {
-                let start = Instant::now();
-                let mut gap = Duration::from_nanos(GAP_MIN_NS);
-                let mut first = true;
-                loop {
-                    let n = self.epoll_wait(&mut events, 0);
-                    if n > 0 {
-                        let how = if first { Polled::AtOnce } else { Polled::Later };
-                        busy.polled(how, max_poll_ns);
-                        busy.reported(n);
-                        return Self::dispatch(&events[..n], &mut on_ready);
-                    }
-                    first = false;
-                    let now = start.elapsed();
-                    if now >= window {
-                        break;
-                    }
-                    // Let events gather between polls: fewer system calls,
-                    // larger batches.
-                    let until = (now + gap).min(window);
-                    while start.elapsed() < until {
-                        std::hint::spin_loop();
-                    }
-                    gap = (gap * 2).min(Duration::from_nanos(GAP_MAX_NS));
+        if timeout == Some(Duration::ZERO) {
+            let n = self.epoll_wait(&mut events, 0);
+            busy.reported(descriptors(&events[..n]));
+            return Self::dispatch(&events[..n], &mut on_ready);
+        }
+        // Since when this thread has been waiting (polling included).
+        let idle_since = Instant::now();
+        if let Some(window) = busy.window(max_poll_ns, timeout) {
+            // A window cut short by the caller's timeout says nothing about
+            // whether polling pays.
+            let cut = timeout.is_some_and(|t| t <= window);
+            let mut gap = Duration::from_nanos(GAP_MIN_NS);
+            let mut first = true;
+            loop {
+                let n = self.epoll_wait(&mut events, 0);
+                if n > 0 {
+                    let how = if first { Polled::AtOnce } else { Polled::Later };
+                    busy.polled(how, max_poll_ns);
+                    busy.reported(descriptors(&events[..n]));
+                    return Self::dispatch(&events[..n], &mut on_ready);
                 }
-                busy.polled(Polled::Empty, max_poll_ns);
-                timeout = timeout.map(|t| t.saturating_sub(window));
+                first = false;
+                let now = idle_since.elapsed();
+                if now >= window {
+                    break;
+                }
+                // Let events gather between polls: fewer system calls,
+                // larger batches.
+                let until = (now + gap).min(window);
+                while idle_since.elapsed() < until {
+                    std::hint::spin_loop();
+                }
+                gap = (gap * 2).min(Duration::from_nanos(GAP_MAX_NS));
             }
+            if !cut {
+                busy.polled(Polled::Empty, max_poll_ns);
+            }
+            timeout = timeout.map(|t| t.saturating_sub(idle_since.elapsed()));
         }
         let ms = match timeout {
             None => -1,
             // Round up: waking before the deadline would only spin.
             Some(d) => d.as_nanos().div_ceil(1_000_000).min(i32::MAX as u128) as libc::c_int,
         };
-        let n = if ms == 0 {
-            let n = self.epoll_wait(&mut events, 0);
-            if n > 0 {
-                busy.reported(n);
-            }
-            n
-        } else {
-            let slept = Instant::now();
-            let n = self.epoll_wait(&mut events, ms);
-            if n > 0 {
-                busy.woke(slept.elapsed(), max_poll_ns);
-                busy.reported(n);
-            }
-            n
-        };
+        let n = self.epoll_wait(&mut events, ms);
+        let found = descriptors(&events[..n]);
+        if found > 0 {
+            busy.woke(idle_since.elapsed(), max_poll_ns);
+            busy.reported(found);
+        }
         Self::dispatch(&events[..n], &mut on_ready)
     }
 

@@ -66,6 +66,9 @@ fn only_one_thread_at_a_time_waits_in_the_task() {
     let n = Arc::new(AtomicUsize::new(0));
     const OPS: usize = 2000;
     let ops: Vec<OpPtr> = (0..OPS).map(|_| start_io(&ctx, &n)).collect();
+    // Posting from outside: without a guard, the last completion could let
+    // the context run out of work before the last post (as in Asio).
+    let guard = crate::make_work_guard(&ctx.executor());
     let runners: Vec<_> = (0..4)
         .map(|_| {
             let c = ctx.clone();
@@ -81,6 +84,7 @@ fn only_one_thread_at_a_time_waits_in_the_task() {
             n.fetch_add(1, SeqCst);
         });
     }
+    drop(guard);
     let total: usize = runners.into_iter().map(|r| r.join().unwrap()).sum();
     assert_eq!(total, 2 * OPS);
     assert_eq!(n.load(SeqCst), 2 * OPS);

@@ -38,6 +38,37 @@ pub fn args(default_n: u64, default_reps: u64, min_n: u64, usage: &str) -> (u64,
     (n, reps as usize)
 }
 
+/// The ping-pong servers' command line, `PORT THREADS [BUFSIZE]` (BUFSIZE
+/// default 65536), checked as the anchor checks it; exits with status 64
+/// on bad input.
+pub struct ServerArgs {
+    pub port: u16,
+    pub threads: usize,
+    pub bufsize: usize,
+}
+
+impl ServerArgs {
+    pub fn parse(program: &str) -> Self {
+        let a: Vec<String> = std::env::args().collect();
+        if a.len() != 3 && a.len() != 4 {
+            eprintln!("Usage: {program} PORT THREADS [BUFSIZE]");
+            std::process::exit(64);
+        }
+        let port = parse_uint(&a[1], "PORT");
+        let threads = parse_uint(&a[2], "THREADS");
+        let bufsize = a.get(3).map_or(65536, |s| parse_uint(s, "BUFSIZE"));
+        if port == 0 || port > 65535 || threads == 0 || bufsize == 0 {
+            eprintln!("PORT must be 1..65535, THREADS and BUFSIZE > 0");
+            std::process::exit(64);
+        }
+        ServerArgs {
+            port: port as u16,
+            threads: threads as usize,
+            bufsize: bufsize as usize,
+        }
+    }
+}
+
 /// One measured run: the primary metric and its `key=value` details.
 pub struct Sample {
     pub primary: f64,

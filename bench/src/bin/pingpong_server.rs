@@ -14,7 +14,7 @@
 
 use proactor::net::{TcpAcceptor, TcpSocket};
 use proactor::{async_write, IoContext, SignalSet, SteadyTimer};
-use proactor_bench::{allocations, parse_uint};
+use proactor_bench::{allocations, ServerArgs};
 use std::io;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
@@ -99,26 +99,16 @@ fn sample(timer: Arc<SteadyTimer>, samples: Arc<Mutex<Vec<(u64, u64)>>>) {
 }
 
 fn main() -> io::Result<()> {
-    let args: Vec<String> = std::env::args().collect();
-    if args.len() != 3 && args.len() != 4 {
-        eprintln!("Usage: pingpong_server PORT THREADS [BUFSIZE]");
-        std::process::exit(64);
-    }
-    let port = parse_uint(&args[1], "PORT");
-    let threads = parse_uint(&args[2], "THREADS");
-    let bufsize = args.get(3).map_or(65536, |s| parse_uint(s, "BUFSIZE"));
-    if port == 0 || port > 65535 || threads == 0 || bufsize == 0 {
-        eprintln!("PORT must be 1..65535, THREADS and BUFSIZE > 0");
-        std::process::exit(64);
-    }
+    let ServerArgs {
+        port,
+        threads,
+        bufsize,
+    } = ServerArgs::parse("pingpong_server");
 
-    let ctx = Arc::new(IoContext::with_concurrency_hint(threads as usize)?);
+    let ctx = Arc::new(IoContext::with_concurrency_hint(threads)?);
     let ex = ctx.executor();
-    let acceptor = Arc::new(TcpAcceptor::bind(
-        &ex,
-        ([127, 0, 0, 1], port as u16).into(),
-    )?);
-    accept(acceptor.clone(), bufsize as usize);
+    let acceptor = Arc::new(TcpAcceptor::bind(&ex, ([127, 0, 0, 1], port).into())?);
+    accept(acceptor.clone(), bufsize);
 
     let samples = Arc::new(Mutex::new(Vec::new()));
     let sampler = Arc::new(SteadyTimer::new(&ex));

@@ -7,7 +7,7 @@
 //! thread); more runs a multi-thread runtime with THREADS workers. Each
 //! connection is a task looping `read` then `write_all`.
 
-use proactor_bench::parse_uint;
+use proactor_bench::ServerArgs;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -36,28 +36,21 @@ async fn session(mut s: TcpStream, bufsize: usize) {
 }
 
 fn main() -> std::io::Result<()> {
-    let args: Vec<String> = std::env::args().collect();
-    if args.len() != 3 && args.len() != 4 {
-        eprintln!("Usage: tokio_pingpong_server PORT THREADS [BUFSIZE]");
-        std::process::exit(64);
-    }
-    let port = parse_uint(&args[1], "PORT");
-    let threads = parse_uint(&args[2], "THREADS");
-    let bufsize = args.get(3).map_or(65536, |s| parse_uint(s, "BUFSIZE")) as usize;
-    if port == 0 || port > 65535 || threads == 0 || bufsize == 0 {
-        eprintln!("PORT must be 1..65535, THREADS and BUFSIZE > 0");
-        std::process::exit(64);
-    }
+    let ServerArgs {
+        port,
+        threads,
+        bufsize,
+    } = ServerArgs::parse("tokio_pingpong_server");
     let rt = if threads == 1 {
         Builder::new_current_thread().enable_all().build()?
     } else {
         Builder::new_multi_thread()
-            .worker_threads(threads as usize)
+            .worker_threads(threads)
             .enable_all()
             .build()?
     };
     rt.block_on(async {
-        let listener = TcpListener::bind(("127.0.0.1", port as u16)).await?;
+        let listener = TcpListener::bind(("127.0.0.1", port)).await?;
         let stop = Arc::new(Notify::new());
         for kind in [SignalKind::interrupt(), SignalKind::terminate()] {
             let mut sig = signal(kind)?;

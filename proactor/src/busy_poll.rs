@@ -53,8 +53,6 @@ pub(crate) struct BusyPoll {
     busy_hold: AtomicU32,
 }
 
-// Only the epoll poller polls; the portable one takes it and ignores it.
-#[cfg_attr(not(target_os = "linux"), allow(dead_code))]
 impl BusyPoll {
     pub(crate) fn new() -> Self {
         BusyPoll {
@@ -75,6 +73,8 @@ impl BusyPoll {
     }
 
     /// A wait or a poll reported `n` ready descriptors.
+    // Only the epoll poller reports ready descriptors.
+    #[cfg_attr(not(target_os = "linux"), allow(dead_code))]
     pub(crate) fn reported(&self, n: usize) {
         let hold = self.busy_hold.load(Relaxed);
         let next = if n > ONE_AT_A_TIME as usize {

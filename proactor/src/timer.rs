@@ -3,7 +3,7 @@
 
 use crate::executor::IoExecutor;
 use crate::reactor::op::{Progress, RawFd, Reactive, ReactorOp, ReactorOpHeader};
-use crate::reactor::timer_queue::TimerEntry;
+use crate::reactor::timer_queue::{steady_origin, TimerEntry};
 use crate::reactor::{Clock, Reactor, Steady, System};
 use crate::sync::{self, Arc, Mutex};
 use crate::token::{CompletionHandler, CompletionToken, Initiation};
@@ -150,13 +150,6 @@ impl<C: Clock> Initiation<(io::Result<()>,)> for WaitInit<C> {
             }
         }
     }
-}
-
-/// An instant in the past, the same for every new timer: taken once, when
-/// the first timer is made (reading the clock for every timer costs more).
-fn process_origin() -> Instant {
-    static ORIGIN: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
-    *ORIGIN.get_or_init(Instant::now)
 }
 
 /// The shared implementation of both timers.
@@ -336,7 +329,9 @@ timer_type!(
     Steady,
     Instant,
     Instant::now(),
-    process_origin()
+    // The same past instant for every new timer (reading the clock for
+    // every timer costs more).
+    steady_origin()
 );
 
 timer_type!(

@@ -25,14 +25,19 @@ pub(crate) trait HeapKey: Copy {
     fn heap_key(self) -> u64;
 }
 
+/// An instant in the past, the same for the whole process: taken once, the
+/// first time it is asked for. Steady heap keys count from it (earlier
+/// instants are in the past for every later `now`), and new steady timers
+/// expire at it.
+pub(crate) fn steady_origin() -> Instant {
+    static ORIGIN: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
+    *ORIGIN.get_or_init(Instant::now)
+}
+
 impl HeapKey for Instant {
     #[inline]
     fn heap_key(self) -> u64 {
-        // Nanoseconds since the first key was taken: earlier instants are
-        // in the past for every later `now`.
-        static ORIGIN: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
-        let origin = *ORIGIN.get_or_init(Instant::now);
-        let d = self.saturating_duration_since(origin);
+        let d = self.saturating_duration_since(steady_origin());
         u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
     }
 }

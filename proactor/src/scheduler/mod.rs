@@ -58,7 +58,7 @@ use task::Task;
 /// The default limit on busy polling before blocking for I/O (see
 /// `IoContext::set_busy_poll`).
 #[cfg(not(loom))]
-pub(crate) const DEFAULT_BUSY_POLL_NS: u32 = 50_000;
+const DEFAULT_BUSY_POLL_NS: u32 = 50_000;
 
 /// The busy-polling limit a new context starts with: the default, or
 /// `PROACTOR_BUSY_POLL_US` (microseconds; 0 turns polling off), read once

@@ -18,14 +18,6 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::ptr::NonNull;
 use std::time::{Duration, Instant};
 
-/// How many of `events` are descriptors (not the interrupter or the timer).
-fn descriptors(events: &[libc::epoll_event]) -> usize {
-    events
-        .iter()
-        .filter(|e| e.u64 != INTERRUPTER && e.u64 != TIMER)
-        .count()
-}
-
 /// Spin between empty polls: from this long, doubling up to the maximum.
 const GAP_MIN_NS: u64 = 500;
 const GAP_MAX_NS: u64 = 4_000;
@@ -121,8 +113,9 @@ impl Poller {
         let mut events = [libc::epoll_event { events: 0, u64: 0 }; EVENTS_PER_WAIT];
         if timeout == Some(Duration::ZERO) {
             let n = self.epoll_wait(&mut events, 0);
-            busy.reported(descriptors(&events[..n]));
-            return Self::dispatch(&events[..n], &mut on_ready);
+            let (fired, found) = Self::dispatch(&events[..n], &mut on_ready);
+            busy.reported(found);
+            return fired;
         }
         // Since when this thread has been waiting (polling included).
         let idle_since = Instant::now();
@@ -137,8 +130,9 @@ impl Poller {
                 if n > 0 {
                     let how = if first { Polled::AtOnce } else { Polled::Later };
                     busy.polled(how, max_poll_ns);
-                    busy.reported(descriptors(&events[..n]));
-                    return Self::dispatch(&events[..n], &mut on_ready);
+                    let (fired, found) = Self::dispatch(&events[..n], &mut on_ready);
+                    busy.reported(found);
+                    return fired;
                 }
                 first = false;
                 let now = idle_since.elapsed();
@@ -164,12 +158,13 @@ impl Poller {
             Some(d) => d.as_nanos().div_ceil(1_000_000).min(i32::MAX as u128) as libc::c_int,
         };
         let n = self.epoll_wait(&mut events, ms);
-        let found = descriptors(&events[..n]);
+        let idle = idle_since.elapsed();
+        let (fired, found) = Self::dispatch(&events[..n], &mut on_ready);
         if found > 0 {
-            busy.woke(idle_since.elapsed(), max_poll_ns);
+            busy.woke(idle, max_poll_ns);
             busy.reported(found);
         }
-        Self::dispatch(&events[..n], &mut on_ready)
+        fired
     }
 
     /// One `epoll_wait`; the number of events (0 on error: the caller
@@ -191,13 +186,14 @@ impl Poller {
         n.max(0) as usize
     }
 
-    /// Reports the ready descriptors among `events`; true if the timer
-    /// went off.
+    /// Reports the ready descriptors among `events`; returns whether the
+    /// timer went off, and how many descriptors were reported.
     fn dispatch(
         events: &[libc::epoll_event],
         on_ready: &mut impl FnMut(NonNull<DescriptorState>, u32),
-    ) -> bool {
+    ) -> (bool, usize) {
         let mut fired = false;
+        let mut found = 0;
         for ev in events {
             let (bits, key) = (ev.events, ev.u64);
             match key {
@@ -219,11 +215,12 @@ impl Poller {
                     }
                     if let Some(state) = NonNull::new(ptr as *mut DescriptorState) {
                         on_ready(state, r);
+                        found += 1;
                     }
                 }
             }
         }
-        fired
+        (fired, found)
     }
 
     /// Makes a current or the next [`Poller::wait`] return.

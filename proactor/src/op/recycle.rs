@@ -53,6 +53,7 @@ fn class_layout(class: usize) -> Layout {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Pool {
     /// The global allocator: for operations that may stay pending long.
+    #[cfg_attr(loom, allow(dead_code))] // used by the I/O layers
     Heap = 0,
     /// Chunks cut in sequence: for posted handlers.
     Chunk = 1,
@@ -125,6 +126,7 @@ unsafe fn release(pool: Pool, class: usize, p: NonNull<u8>) {
 }
 
 /// Allocates a heap-pool block for `layout` (never zero-sized here).
+#[cfg_attr(loom, allow(dead_code))] // used by the I/O layers
 #[inline]
 pub(crate) fn alloc(layout: Layout) -> NonNull<u8> {
     alloc_in(Pool::Heap, layout)
@@ -134,6 +136,7 @@ pub(crate) fn alloc(layout: Layout) -> NonNull<u8> {
 ///
 /// # Safety
 /// `p` came from `alloc(layout)` and is not used afterwards.
+#[cfg_attr(loom, allow(dead_code))] // used by the I/O layers
 #[inline]
 pub(crate) unsafe fn dealloc(p: NonNull<u8>, layout: Layout) {
     // SAFETY: forwarded.

@@ -90,6 +90,36 @@ fn expiry_is_exactly_what_was_set() {
 }
 
 #[test]
+fn expiry_is_exact_also_centuries_away_and_before_the_epoch() {
+    let ctx = IoContext::new().unwrap();
+    let t = SteadyTimer::new(&ctx.executor());
+    let year = Duration::from_secs(365 * 86_400);
+    let now = Instant::now();
+    let mut steady = vec![now, now + Duration::from_nanos(1), now + 300 * year];
+    steady.extend(now.checked_sub(Duration::from_nanos(7)));
+    steady.extend(now.checked_add(1000 * year));
+    for when in steady {
+        t.expires_at(when);
+        assert_eq!(t.expiry(), when);
+    }
+    let s = SystemTimer::new(&ctx.executor());
+    let epoch = SystemTime::UNIX_EPOCH;
+    let mut wall = vec![epoch, epoch + 500 * year];
+    wall.extend(epoch.checked_sub(Duration::new(1, 1)));
+    wall.extend(epoch.checked_sub(400 * year));
+    for when in wall {
+        s.expires_at(when);
+        assert_eq!(s.expiry(), when);
+    }
+    // A far expiry set from another thread is what this thread then reads.
+    let far = now + 400 * year;
+    thread::scope(|sc| {
+        sc.spawn(|| t.expires_at(far));
+    });
+    assert_eq!(t.expiry(), far);
+}
+
+#[test]
 fn a_due_timer_never_completes_inside_async_wait() {
     for (mode, ctx) in common::contexts() {
         let t = SteadyTimer::new(&ctx.executor());

@@ -7,8 +7,8 @@
 //! reactor's timer lock.
 //!
 //! The heap is 4-ary and each slot carries its timer's expiry as a `u64`
-//! ([`HeapKey`]): sifting compares integers without touching the entries
-//! (scattered in memory), and a node's four children share a cache line.
+//! ([`HeapKey`]): sifting compares integers without reading the entries
+//! (scattered in memory), and a node's four children fill one cache line.
 
 use crate::op::queue::OpQueue;
 use std::ptr::NonNull;
@@ -78,7 +78,7 @@ impl<T> TimerEntry<T> {
 }
 
 /// One heap slot: the timer's key, copied here so that sifting never
-/// touches the entries.
+/// reads the entries.
 struct Slot<T> {
     key: u64,
     entry: NonNull<TimerEntry<T>>,
@@ -92,8 +92,18 @@ impl<T> Clone for Slot<T> {
 
 impl<T> Copy for Slot<T> {}
 
+/// Four slots on one cache line: the children of one node.
+#[repr(C, align(64))]
+struct Line<T>([Slot<T>; ARITY]);
+
+/// Slots before the root, so that the children of node `i` (`4i + 1` to
+/// `4i + 4`) are the whole line `i + 1`.
+const LEAD: usize = ARITY - 1;
+
 pub(crate) struct TimerQueue<T> {
-    heap: Vec<Slot<T>>,
+    /// The heap, `LEAD` unused slots first.
+    lines: Vec<Line<T>>,
+    len: usize,
 }
 
 // SAFETY: the queue only holds pointers to entries that their timers keep
@@ -102,36 +112,51 @@ unsafe impl<T: Send> Send for TimerQueue<T> {}
 
 impl<T: HeapKey> TimerQueue<T> {
     pub(crate) const fn new() -> Self {
-        TimerQueue { heap: Vec::new() }
+        TimerQueue {
+            lines: Vec::new(),
+            len: 0,
+        }
     }
 
-    /// The key at `i` (< len).
+    /// The slot at `i` (< len).
     #[inline(always)]
-    fn key(&self, i: usize) -> u64 {
-        debug_assert!(i < self.heap.len());
-        // SAFETY: callers pass indices below the length.
-        unsafe { self.heap.get_unchecked(i).key }
+    fn slot(&self, i: usize) -> Slot<T> {
+        debug_assert!(i < self.len);
+        let p = i + LEAD;
+        // SAFETY: `i < len`, and `lines` holds `len + LEAD` slots.
+        unsafe {
+            *self
+                .lines
+                .get_unchecked(p / ARITY)
+                .0
+                .get_unchecked(p % ARITY)
+        }
     }
 
     /// Puts `slot` at `i` (< len) and records the position in its entry.
     #[inline(always)]
     fn place(&mut self, i: usize, mut slot: Slot<T>) {
-        debug_assert!(i < self.heap.len());
+        debug_assert!(i < self.len);
+        let p = i + LEAD;
         // SAFETY: entries in the heap are alive (type invariant); we hold
-        // the timer lock, so nothing else touches them. `i` is in bounds
-        // (callers' contract).
+        // the timer lock, so nothing else touches them. `i < len` as for
+        // `slot`.
         unsafe {
             slot.entry.as_mut().heap_index = i;
-            *self.heap.get_unchecked_mut(i) = slot;
+            *self
+                .lines
+                .get_unchecked_mut(p / ARITY)
+                .0
+                .get_unchecked_mut(p % ARITY) = slot;
         }
     }
 
     /// The earliest expiry, if any timer waits.
     pub(crate) fn earliest(&self) -> Option<T> {
-        // SAFETY: heap entries are alive; timer lock held.
-        self.heap
-            .first()
-            .map(|s| unsafe { s.entry.as_ref().expiry })
+        (self.len > 0).then(|| {
+            // SAFETY: heap entries are alive; timer lock held.
+            unsafe { self.slot(0).entry.as_ref().expiry }
+        })
     }
 
     /// Adds `e` (if not in the heap yet), keyed by its current expiry. True
@@ -150,10 +175,12 @@ impl<T: HeapKey> TimerQueue<T> {
             key: entry.expiry.heap_key(),
             entry: e,
         };
-        // A placeholder that `sift_up` overwrites.
-        self.heap.push(slot);
-        let last = self.heap.len() - 1;
-        self.sift_up(last, slot) == 0
+        if (self.len + LEAD) / ARITY == self.lines.len() {
+            // The new line's slots are written before they are read.
+            self.lines.push(Line([slot; ARITY]));
+        }
+        self.len += 1;
+        self.sift_up(self.len - 1, slot) == 0
     }
 
     /// Takes `e` out of the heap, if it is in. True if it was the earliest.
@@ -172,15 +199,15 @@ impl<T: HeapKey> TimerQueue<T> {
         i == 0
     }
 
-    /// Removes the slot at `i` (whose entry is already marked out).
+    /// Removes the slot at `i` (< len, whose entry is already marked out).
+    #[inline]
     fn remove_at(&mut self, i: usize) {
-        let Some(last) = self.heap.pop() else {
-            return;
-        };
-        if i < self.heap.len() {
+        let last = self.slot(self.len - 1);
+        self.len -= 1;
+        if i < self.len {
             // Refill the hole with the former last slot, moving it up or
             // down to where it belongs.
-            if i > 0 && last.key < self.key((i - 1) / ARITY) {
+            if i > 0 && last.key < self.slot((i - 1) / ARITY).key {
                 self.sift_up(i, last);
             } else {
                 self.sift_down(i, last);
@@ -188,20 +215,24 @@ impl<T: HeapKey> TimerQueue<T> {
         }
     }
 
+    /// Takes the root's entry out of the heap (len > 0).
+    fn pop_root(&mut self) -> NonNull<TimerEntry<T>> {
+        let mut e = self.slot(0).entry;
+        // SAFETY: `e` is in the heap, hence alive; timer lock held.
+        unsafe { e.as_mut().heap_index = NOT_IN_HEAP };
+        self.remove_at(0);
+        e
+    }
+
     /// Moves the operations of every timer due at `now` into `out`.
     /// Returns how many operations moved.
     pub(crate) fn take_due(&mut self, now: T, out: &OpQueue) -> usize {
         let now = now.heap_key();
         let mut n = 0;
-        while let Some(top) = self.heap.first() {
-            if top.key > now {
-                break;
-            }
-            let mut e = top.entry;
-            // SAFETY: `e` is in the heap, hence alive; timer lock held.
+        while self.len > 0 && self.slot(0).key <= now {
+            let mut e = self.pop_root();
+            // SAFETY: `e` was in the heap, hence alive; timer lock held.
             let entry = unsafe { e.as_mut() };
-            entry.heap_index = NOT_IN_HEAP;
-            self.remove_at(0);
             while let Some(op) = entry.ops.pop() {
                 out.push(op);
                 n += 1;
@@ -213,25 +244,26 @@ impl<T: HeapKey> TimerQueue<T> {
     /// Empties the heap, moving every waiting operation into `out`
     /// (shutdown).
     pub(crate) fn take_all(&mut self, out: &OpQueue) {
-        for mut s in self.heap.drain(..) {
+        for i in 0..self.len {
+            let mut e = self.slot(i).entry;
             // SAFETY: heap entries are alive; timer lock held.
-            let e = unsafe { s.entry.as_mut() };
+            let e = unsafe { e.as_mut() };
             e.heap_index = NOT_IN_HEAP;
             while let Some(op) = e.ops.pop() {
                 out.push(op);
             }
         }
+        self.len = 0;
     }
 
     /// Places `slot` at hole `i` (< len) or above; returns where it landed.
     fn sift_up(&mut self, mut i: usize, slot: Slot<T>) -> usize {
         while i > 0 {
             let parent = (i - 1) / ARITY;
-            if slot.key >= self.key(parent) {
+            let moved = self.slot(parent);
+            if slot.key >= moved.key {
                 break;
             }
-            // SAFETY: `parent < i < len`.
-            let moved = unsafe { *self.heap.get_unchecked(parent) };
             self.place(i, moved);
             i = parent;
         }
@@ -241,7 +273,7 @@ impl<T: HeapKey> TimerQueue<T> {
 
     /// Places `slot` at hole `i` (< len) or below.
     fn sift_down(&mut self, mut i: usize, slot: Slot<T>) {
-        let len = self.heap.len();
+        let len = self.len;
         loop {
             let first = ARITY * i + 1;
             if first >= len {
@@ -249,9 +281,9 @@ impl<T: HeapKey> TimerQueue<T> {
             }
             // The smallest child (the first on ties).
             let mut child = first;
-            let mut key = self.key(first);
+            let mut key = self.slot(first).key;
             for c in first + 1..(first + ARITY).min(len) {
-                let k = self.key(c);
+                let k = self.slot(c).key;
                 if k < key {
                     (child, key) = (c, k);
                 }
@@ -259,8 +291,7 @@ impl<T: HeapKey> TimerQueue<T> {
             if key >= slot.key {
                 break;
             }
-            // SAFETY: `child < len`.
-            let moved = unsafe { *self.heap.get_unchecked(child) };
+            let moved = self.slot(child);
             self.place(i, moved);
             i = child;
         }
@@ -300,9 +331,7 @@ mod tests {
         let mut got = Vec::new();
         while let Some(k) = q.earliest() {
             got.push(k);
-            let top = q.heap[0].entry;
-            // SAFETY: alive.
-            unsafe { q.remove(top) };
+            q.pop_root();
         }
         assert_eq!(got, expect);
     }
@@ -376,9 +405,7 @@ mod tests {
         let mut rest = Vec::new();
         while let Some(k) = q.earliest() {
             rest.push(k);
-            let top = q.heap[0].entry;
-            // SAFETY: alive.
-            unsafe { q.remove(top) };
+            q.pop_root();
         }
         assert_eq!(rest, model.iter().map(|&(k, _)| k).collect::<Vec<_>>());
     }

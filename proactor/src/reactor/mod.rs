@@ -432,13 +432,17 @@ impl Reactor {
         f(unsafe { &mut *entry.as_ptr() })
     }
 
-    /// Points the poller's timer at the earliest expiry, if that changed.
+    /// Points the poller's timer at the earliest expiry, if that is
+    /// earlier than what it is armed for. A later one waits: the poller
+    /// wakes early, finds nothing due, and re-arms then. A timeout that is
+    /// set again before it expires (a new timer, or a new expiry, for each
+    /// message) so costs no system call.
     fn rearm(&self, t: &mut Timers) {
         self.rearm_if(t, false);
     }
 
-    /// As [`Reactor::rearm`]; `force` re-arms even if unchanged (after the
-    /// timer fired, to reset the poller's timer state).
+    /// As [`Reactor::rearm`]; `force` re-arms whatever the earliest expiry
+    /// is (after the poller's timer fired, to reset its state).
     fn rearm_if(&self, t: &mut Timers, force: bool) {
         let now = Instant::now();
         let steady = t.steady.earliest();
@@ -450,7 +454,11 @@ impl Reactor {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         };
-        if force || next != t.armed {
+        let earlier = match (next, t.armed) {
+            (Some(n), Some(a)) => n < a,
+            (n, a) => n.is_some() && a.is_none(),
+        };
+        if force || earlier {
             t.armed = next;
             self.poller
                 .set_timer(next.map(|d| d.saturating_duration_since(now)));

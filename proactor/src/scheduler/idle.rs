@@ -144,10 +144,17 @@ impl Idle {
     /// Wakes every sleeper (they re-check their condition) and the task.
     pub(crate) fn wake_all(&self, task: Option<&dyn Task>) {
         // Taking the lock orders this wake-up after any sleeper's check of
-        // its condition; notifying after releasing it spares the woken
-        // threads a second wait, on the lock.
-        drop(sync::lock(&self.tokens));
-        self.cond.notify_all();
+        // its condition, and a sleeper counts itself under it: one that is
+        // not counted yet will see the condition. Notifying after releasing
+        // the lock spares the woken threads a second wait, on the lock; not
+        // notifying when nobody sleeps spares a system call (every run that
+        // ends by running out of work comes here).
+        let tokens = sync::lock(&self.tokens);
+        let sleepers = self.state.load(SeqCst) >= SLEEPER;
+        drop(tokens);
+        if sleepers {
+            self.cond.notify_all();
+        }
         self.interrupt_task(task);
     }
 

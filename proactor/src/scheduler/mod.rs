@@ -46,7 +46,7 @@ use crate::sync::{
     self, AtomicBool, CachePadded, Instant, OnceLock, Ordering::*, ParkingGuard, ParkingLock,
 };
 #[cfg(not(loom))]
-use crate::sync::{Arc, AtomicU32, Mutex};
+use crate::sync::{Arc, AtomicU32, AtomicUsize, Mutex};
 use busy::Busy;
 use idle::{Idle, SHUTDOWN};
 #[cfg(not(loom))]
@@ -113,6 +113,9 @@ struct Flags {
     /// How long an idle thread looks for handlers before it sleeps.
     #[cfg(not(loom))]
     spin: crate::busy_poll::BusyPoll,
+    /// The processors this process may use.
+    #[cfg(not(loom))]
+    cpus: usize,
     /// The host-name lookup thread, started with the first lookup.
     #[cfg(all(unix, not(loom)))]
     resolver: OnceLock<Arc<crate::net::resolver::Worker>>,
@@ -124,6 +127,9 @@ struct IdleState {
     idle: Idle,
     /// Work guards, pending I/O, and threads busy in a run-family call.
     busy: Busy,
+    /// Threads inside a run-family call (the outermost, per thread).
+    #[cfg(not(loom))]
+    runners: AtomicUsize,
 }
 
 // SAFETY: `task_op` is a private heap sentinel whose function does nothing;
@@ -171,6 +177,8 @@ impl Scheduler {
                 busy_poll_ns: AtomicU32::new(default_busy_poll_ns()),
                 #[cfg(not(loom))]
                 spin: crate::busy_poll::BusyPoll::new(),
+                #[cfg(not(loom))]
+                cpus: std::thread::available_parallelism().map_or(1, |n| n.get()),
                 #[cfg(all(unix, not(loom)))]
                 resolver: OnceLock::new(),
                 task_op: NonNull::from(Box::leak(task_op)),
@@ -178,6 +186,8 @@ impl Scheduler {
             idle: CachePadded(IdleState {
                 idle: Idle::new(),
                 busy: Busy::new(),
+                #[cfg(not(loom))]
+                runners: AtomicUsize::new(0),
             }),
         }
     }
@@ -447,12 +457,17 @@ impl Scheduler {
             sched: &'s Scheduler,
             frame: &'s Frame,
             keep_alive: bool,
+            nested: bool,
         }
         impl Drop for Exit<'_> {
             fn drop(&mut self) {
                 if let Some(chain) = self.frame.private.take() {
                     self.sched.queue.push_chain(chain);
                     self.sched.after_push();
+                }
+                #[cfg(not(loom))]
+                if !self.nested {
+                    self.sched.idle.runners.fetch_sub(1, Relaxed);
                 }
                 self.sched.leave_active(!self.keep_alive);
             }
@@ -470,10 +485,15 @@ impl Scheduler {
         .is_some();
         Frame::enter(self, |frame| {
             self.enter_active();
+            #[cfg(not(loom))]
+            if !nested {
+                self.idle.runners.fetch_add(1, Relaxed);
+            }
             let _exit = Exit {
                 sched: self,
                 frame,
                 keep_alive,
+                nested,
             };
             let owns = self.flags.one_thread && !nested;
             let mut cx = RunCtx {
@@ -603,6 +623,14 @@ impl Scheduler {
         {
             use crate::busy_poll::Polled;
             let max = self.busy_poll_ns();
+            if self.idle.runners.load(Relaxed) >= self.flags.cpus {
+                // Every processor already has one of this context's threads:
+                // a spinner would take the last one from whatever else
+                // runs on the machine (a thread that would post the work,
+                // a client), for a wake-up that a sleep costs the others
+                // less.
+                return false;
+            }
             let Some(mut window) = self.flags.spin.window(max, None) else {
                 return false;
             };

@@ -4,7 +4,6 @@
 
 use crate::busy_poll::BusyPoll;
 use crate::reactor::descriptor::DescriptorState;
-use crate::reactor::op::RawFd;
 use crate::sync::{self, Condvar, Mutex};
 use std::io;
 use std::ptr::NonNull;
@@ -69,21 +68,5 @@ impl Poller {
         self.cv.notify_all();
     }
 
-    pub(crate) fn register(&self, _fd: RawFd, _state: NonNull<DescriptorState>) -> io::Result<u32> {
-        Err(io::Error::new(
-            io::ErrorKind::Unsupported,
-            "proactor has no I/O backend for this platform yet",
-        ))
-    }
-
-    pub(crate) fn want_write(
-        &self,
-        _fd: RawFd,
-        _state: NonNull<DescriptorState>,
-        current: u32,
-    ) -> io::Result<u32> {
-        Ok(current)
-    }
-
-    pub(crate) fn deregister(&self, _fd: RawFd) {}
+    no_descriptors!("proactor has no I/O backend for this platform yet");
 }

@@ -538,3 +538,45 @@ fn dropping_the_context_drops_pending_io_handlers_unrun() {
     assert_eq!(dropped.get(), 3);
     drop((client, server));
 }
+
+/// A peer's last bytes and its end of stream can reach the socket before
+/// the reactor looks, and then it sees them as one readiness event. A
+/// short read of those bytes must not make the next read wait for another
+/// event: none will come.
+#[test]
+fn data_and_end_of_stream_that_arrive_together_end_in_eof() {
+    let ctx = IoContext::new().unwrap();
+    let acceptor = TcpAcceptor::bind(&ctx.executor(), "127.0.0.1:0".parse().unwrap()).unwrap();
+    let (tx, rx) = mpsc::channel();
+    acceptor.async_accept(move |r: io::Result<TcpSocket>| tx.send(r.unwrap()).unwrap());
+    let mut peer = std::net::TcpStream::connect(acceptor.local_addr().unwrap()).unwrap();
+    ctx.run();
+    ctx.restart();
+    let server = Arc::new(rx.recv_timeout(HANG).unwrap());
+    // Reads of 1 byte, then 64 bytes (short: "ello"), then until the end.
+    let (done_tx, done_rx) = mpsc::channel();
+    fn read(s: Arc<TcpSocket>, cap: usize, got: Vec<u8>, done: mpsc::Sender<Vec<u8>>) {
+        let s2 = s.clone();
+        s.async_read_some(
+            Vec::with_capacity(cap),
+            move |r: io::Result<usize>, buf: Vec<u8>| {
+                let mut got = got;
+                match r.unwrap() {
+                    0 => done.send(got).unwrap(),
+                    _ => {
+                        got.extend_from_slice(&buf);
+                        read(s2, 64, got, done);
+                    }
+                }
+            },
+        );
+    }
+    // The first read starts (and finds nothing) before anything is sent.
+    read(server, 1, Vec::new(), done_tx);
+    use std::io::Write;
+    peer.write_all(b"hello").unwrap();
+    peer.shutdown(std::net::Shutdown::Write).unwrap();
+    let runner = std::thread::spawn(move || ctx.run());
+    assert_eq!(done_rx.recv_timeout(HANG).unwrap(), b"hello");
+    runner.join().unwrap();
+}

@@ -30,6 +30,8 @@ pub(crate) mod ready {
     pub(crate) const EXCEPT: u32 = 4;
     /// Error or hang-up: every kind of operation should retry.
     pub(crate) const ERROR: u32 = 8;
+    /// The peer sends nothing more: reads never block again.
+    pub(crate) const READ_CLOSED: u32 = 16;
 }
 
 const KINDS: [OpKind; 3] = [OpKind::Read, OpKind::Write, OpKind::Except];
@@ -51,8 +53,35 @@ pub(crate) struct Guarded {
     /// Try an operation at once when its queue is empty (cleared after a
     /// short read or partial write, set again by the next readiness).
     pub(crate) try_speculative: [bool; 3],
+    /// The backend reported the end of the peer's stream. A short read is
+    /// then no sign of a drained descriptor: the end of stream may have
+    /// come with the last bytes, in the same readiness event, and no other
+    /// event will follow.
+    pub(crate) read_closed: bool,
     /// Deregistered: new operations fail, readiness is ignored.
     pub(crate) shutdown: bool,
+}
+
+impl Guarded {
+    /// An operation of kind `k` finished short: wait for readiness before
+    /// trying the next one at once (unless reads can no longer block).
+    /// True if the next one should wait.
+    pub(crate) fn exhausted(&mut self, k: usize) -> bool {
+        if k == OpKind::Read as usize && self.read_closed {
+            return false;
+        }
+        self.try_speculative[k] = false;
+        true
+    }
+
+    /// Ready to be opened again with a new descriptor.
+    pub(crate) fn reset(&mut self, fd: RawFd, registered: u32) {
+        self.fd = fd;
+        self.registered = registered;
+        self.try_speculative = [true; 3];
+        self.read_closed = false;
+        self.shutdown = false;
+    }
 }
 
 #[repr(C)]
@@ -87,6 +116,7 @@ impl DescriptorState {
                 queues: [OpQueue::new(), OpQueue::new(), OpQueue::new()],
                 registered: 0,
                 try_speculative: [true; 3],
+                read_closed: false,
                 shutdown: true,
             }),
             spares: [Spare::new(), Spare::new(), Spare::new()],
@@ -160,6 +190,9 @@ impl DescriptorState {
                 return;
             }
             let fd = g.fd;
+            if ready & ready::READ_CLOSED != 0 {
+                g.read_closed = true;
+            }
             // Exceptional data first, as Asio does, then writes, then reads.
             for kind in KINDS.iter().rev() {
                 if ready & (ready_bit(*kind) | ready::ERROR) == 0 {
@@ -179,8 +212,7 @@ impl DescriptorState {
                         done.push(op);
                         count += 1;
                     }
-                    if progress == Progress::DoneExhausted {
-                        g.try_speculative[k] = false;
+                    if progress == Progress::DoneExhausted && g.exhausted(k) {
                         break;
                     }
                 }

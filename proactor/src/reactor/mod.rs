@@ -137,10 +137,8 @@ impl Reactor {
             return Err(io::Error::new(io::ErrorKind::AlreadyExists, "already open"));
         }
         let raw = fd_raw(&fd);
-        g.registered = self.poller.register(raw, state)?;
-        g.fd = into_raw(fd);
-        g.try_speculative = [true; 3];
-        g.shutdown = false;
+        let registered = self.poller.register(raw, state)?;
+        g.reset(into_raw(fd), registered);
         Ok(())
     }
 
@@ -219,7 +217,7 @@ impl Reactor {
                     Progress::Pending => {}
                     done => {
                         if done == Progress::DoneExhausted {
-                            g.try_speculative[k] = false;
+                            g.exhausted(k);
                         }
                         drop(g);
                         return self.sched().post_completion(op);

@@ -26,8 +26,12 @@ const TIMER: u64 = 1;
 const EVENTS_PER_WAIT: usize = 128;
 
 /// Interest for every registered descriptor.
-const BASE: u32 =
-    (libc::EPOLLIN | libc::EPOLLERR | libc::EPOLLHUP | libc::EPOLLPRI | libc::EPOLLET) as u32;
+const BASE: u32 = (libc::EPOLLIN
+    | libc::EPOLLRDHUP
+    | libc::EPOLLERR
+    | libc::EPOLLHUP
+    | libc::EPOLLPRI
+    | libc::EPOLLET) as u32;
 
 pub(crate) struct Poller {
     epoll: OwnedFd,
@@ -212,6 +216,9 @@ impl Poller {
                     }
                     if bits & (libc::EPOLLERR | libc::EPOLLHUP) as u32 != 0 {
                         r |= ready::ERROR;
+                    }
+                    if bits & (libc::EPOLLRDHUP | libc::EPOLLHUP) as u32 != 0 {
+                        r |= ready::READ_CLOSED;
                     }
                     if let Some(state) = NonNull::new(ptr as *mut DescriptorState) {
                         on_ready(state, r);

@@ -43,10 +43,11 @@ use crate::op::{OpHeader, OpPtr};
 #[cfg(not(loom))]
 use crate::reactor::{Reactor, ReactorTask};
 use crate::sync::{
-    self, AtomicBool, CachePadded, Instant, OnceLock, Ordering::*, ParkingGuard, ParkingLock,
+    self, AtomicBool, AtomicUsize, CachePadded, Instant, OnceLock, Ordering::*, ParkingGuard,
+    ParkingLock,
 };
 #[cfg(not(loom))]
-use crate::sync::{Arc, AtomicU32, AtomicUsize, Mutex};
+use crate::sync::{Arc, AtomicU32, Mutex};
 use busy::Busy;
 use idle::{Idle, SHUTDOWN};
 #[cfg(not(loom))]
@@ -59,6 +60,10 @@ use task::Task;
 /// `IoContext::set_busy_poll`).
 #[cfg(not(loom))]
 const DEFAULT_BUSY_POLL_NS: u32 = 50_000;
+
+/// How many times in a row the task's turn may be skipped while handlers
+/// are queued (see `Scheduler::skip_task`).
+const TASK_SKIPS: usize = 16;
 
 /// The busy-polling limit a new context starts with: the default, or
 /// `PROACTOR_BUSY_POLL_US` (microseconds; 0 turns polling off), read once
@@ -130,6 +135,9 @@ struct IdleState {
     /// Threads inside a run-family call (the outermost, per thread).
     #[cfg(not(loom))]
     runners: AtomicUsize,
+    /// How many times in a row the task's turn was skipped (touched only
+    /// by the sentinel's holder).
+    task_skips: AtomicUsize,
 }
 
 // SAFETY: `task_op` is a private heap sentinel whose function does nothing;
@@ -188,6 +196,7 @@ impl Scheduler {
                 busy: Busy::new(),
                 #[cfg(not(loom))]
                 runners: AtomicUsize::new(0),
+                task_skips: AtomicUsize::new(0),
             }),
         }
     }
@@ -355,6 +364,30 @@ impl Scheduler {
     #[inline]
     pub(crate) fn busy_poll_ns(&self) -> u32 {
         self.flags.busy_poll_ns.load(Relaxed)
+    }
+
+    /// How long the task may poll now: not at all while as many of the
+    /// context's threads are awake as there are processors (one of them
+    /// runs handlers beside the poller), since the poller would then take
+    /// the processor that the peers, or whoever will produce the next
+    /// event, need.
+    #[cfg(not(loom))]
+    #[inline]
+    pub(crate) fn poll_budget_ns(&self) -> u32 {
+        let max = self.busy_poll_ns();
+        if max == 0 {
+            return 0;
+        }
+        let awake = self
+            .idle
+            .runners
+            .load(Relaxed)
+            .saturating_sub(self.idle.idle.sleepers());
+        if awake >= self.flags.cpus {
+            0
+        } else {
+            max
+        }
     }
 
     #[cfg(not(loom))]
@@ -536,6 +569,9 @@ impl Scheduler {
             match self.pop_shared(cx) {
                 Some(op) if op.as_ptr() == self.flags.task_op.as_ptr() => {
                     op.into_raw();
+                    if wait != Wait::Poll && self.skip_task() {
+                        continue;
+                    }
                     if task_ran && wait == Wait::Poll {
                         // The task has had its turn and nothing is ready.
                         // While this thread holds the sentinel the queue can
@@ -661,6 +697,24 @@ impl Scheduler {
             }
             found
         }
+    }
+
+    /// With other handlers queued, a non-blocking turn of the task mostly
+    /// finds little (each turn is a system call): the sentinel goes to the
+    /// back of the queue instead, up to [`TASK_SKIPS`] times in a row, so
+    /// that I/O is polled less often and in larger batches. Called by the
+    /// sentinel's holder. True if skipped.
+    #[inline]
+    fn skip_task(&self) -> bool {
+        let skips = &self.idle.task_skips;
+        let n = skips.load(Relaxed);
+        if n >= TASK_SKIPS || self.queue.is_empty() {
+            skips.store(0, Relaxed);
+            return false;
+        }
+        skips.store(n + 1, Relaxed);
+        self.requeue_task(OpQueue::new());
+        true
     }
 
     /// Runs the task while this thread holds its sentinel, then queues the

@@ -483,7 +483,7 @@ pub(crate) struct ReactorTask(pub(crate) Arc<Reactor>);
 impl Task for ReactorTask {
     fn run(&self, timeout: Option<Duration>, ops: &mut OpQueue) -> usize {
         let r = &self.0;
-        let max_poll_ns = r.sched().poll_budget_ns();
+        let max_poll_ns = r.sched().busy_poll_ns();
         let fired = r.poller.wait(timeout, &r.busy, max_poll_ns, |state, bits| {
             // SAFETY: the poller only reports states registered with this
             // reactor's pool, which never frees them.

@@ -26,8 +26,6 @@
 //! wake-ups are told apart from real ones.
 
 use super::task::Task;
-#[cfg(not(loom))]
-use crate::sync::Ordering::Relaxed;
 use crate::sync::{self, AtomicUsize, Condvar, Instant, Mutex, Ordering::SeqCst};
 
 pub(crate) const TASK_BLOCKED: usize = 1;
@@ -56,12 +54,6 @@ impl Idle {
     #[inline]
     pub(crate) fn state(&self) -> usize {
         self.state.load(SeqCst)
-    }
-
-    /// Threads asleep on the condition variable, unclaimed (a snapshot).
-    #[cfg(not(loom))]
-    pub(crate) fn sleepers(&self) -> usize {
-        self.state.load(Relaxed) / SLEEPER
     }
 
     pub(crate) fn set_shutdown(&self) {

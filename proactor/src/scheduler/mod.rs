@@ -366,30 +366,6 @@ impl Scheduler {
         self.flags.busy_poll_ns.load(Relaxed)
     }
 
-    /// How long the task may poll now: not at all while as many of the
-    /// context's threads are awake as there are processors (one of them
-    /// runs handlers beside the poller), since the poller would then take
-    /// the processor that the peers, or whoever will produce the next
-    /// event, need.
-    #[cfg(not(loom))]
-    #[inline]
-    pub(crate) fn poll_budget_ns(&self) -> u32 {
-        let max = self.busy_poll_ns();
-        if max == 0 {
-            return 0;
-        }
-        let awake = self
-            .idle
-            .runners
-            .load(Relaxed)
-            .saturating_sub(self.idle.idle.sleepers());
-        if awake >= self.flags.cpus {
-            0
-        } else {
-            max
-        }
-    }
-
     #[cfg(not(loom))]
     pub(crate) fn set_busy_poll_ns(&self, ns: u32) {
         self.flags.busy_poll_ns.store(ns, Relaxed);

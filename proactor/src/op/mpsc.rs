@@ -16,6 +16,7 @@
 use super::queue::Chain;
 use super::{OpFn, OpHeader, OpPtr};
 use crate::sync::{spin_wait, AtomicPtr, CachePadded, Ordering};
+use crate::sys::prefetch::prefetch;
 use std::ptr::{self, NonNull};
 
 /// What [`Mpsc::pop`] found.
@@ -133,6 +134,9 @@ impl Mpsc {
             }
             if !next.is_null() {
                 side.head.store(next, Ordering::Release);
+                // The next pop starts by reading `next`: fetch it while
+                // this operation runs.
+                prefetch(next);
                 return Pop::Item(OpPtr::from_raw(NonNull::new_unchecked(head)));
             }
             if self.tail.load(Ordering::Acquire) != head {

@@ -11,6 +11,7 @@
 //! (scattered in memory), and a node's four children fill one cache line.
 
 use crate::op::queue::OpQueue;
+use crate::sys::prefetch::prefetch;
 use std::ptr::NonNull;
 use std::time::{Instant, SystemTime};
 
@@ -278,6 +279,15 @@ impl<T: HeapKey> TimerQueue<T> {
             let first = ARITY * i + 1;
             if first >= len {
                 break;
+            }
+            // The next level down is one of the four lines after the
+            // children's line: fetch them while the children are compared.
+            let below = first + 1;
+            if below < self.lines.len() {
+                for l in below..(below + ARITY).min(self.lines.len()) {
+                    // SAFETY: `l` is below the length.
+                    prefetch(unsafe { self.lines.as_ptr().add(l) });
+                }
             }
             // The smallest child (the first on ties).
             let mut child = first;

@@ -27,6 +27,8 @@ macro_rules! no_descriptors {
     };
 }
 
+pub(crate) mod prefetch;
+
 #[cfg(all(target_os = "linux", not(loom)))]
 pub(crate) mod linux;
 #[cfg(not(any(target_os = "linux", windows, loom)))]

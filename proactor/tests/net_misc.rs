@@ -1,12 +1,16 @@
-//! UDP, Unix-domain sockets, stream descriptors and the resolver.
-#![cfg(unix)]
+//! UDP, Unix-domain sockets, stream descriptors and the resolver. (Unix
+//! sockets and stream descriptors are Unix-only.)
 
 mod common;
 
+#[cfg(unix)]
 use proactor::local::{UnixAcceptor, UnixDatagram, UnixSocket};
 use proactor::net::{Resolver, UdpSocket};
+#[cfg(unix)]
 use proactor::posix::StreamDescriptor;
-use proactor::{async_read, async_write, IoContext};
+use proactor::IoContext;
+#[cfg(unix)]
+use proactor::{async_read, async_write};
 use std::io;
 use std::net::SocketAddr;
 use std::sync::{mpsc, Arc};
@@ -44,6 +48,7 @@ fn udp_round_trip() {
     assert_eq!(rx.recv().unwrap(), (5, b"hello".to_vec()));
 }
 
+#[cfg(unix)]
 #[test]
 fn unix_socket_echo() {
     let ctx = IoContext::new().unwrap();
@@ -100,6 +105,7 @@ fn unix_socket_echo() {
     let _ = std::fs::remove_dir(&dir);
 }
 
+#[cfg(unix)]
 #[test]
 fn unix_datagrams_with_addresses() {
     let ctx = IoContext::new().unwrap();
@@ -128,6 +134,7 @@ fn unix_datagrams_with_addresses() {
     let _ = std::fs::remove_dir(&dir);
 }
 
+#[cfg(unix)]
 #[test]
 fn stream_descriptor_over_a_pipe() {
     let ctx = IoContext::new().unwrap();
@@ -151,6 +158,7 @@ fn stream_descriptor_over_a_pipe() {
     assert!(rx.recv().unwrap() == data);
 }
 
+#[cfg(unix)]
 #[test]
 fn stream_descriptor_refuses_a_regular_file() {
     let ctx = IoContext::new().unwrap();

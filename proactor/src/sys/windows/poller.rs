@@ -266,6 +266,12 @@ impl Poller {
         c.waiting.then_some(c.wakes_at)
     }
 
+    /// Operations the kernel may hold (tests).
+    #[cfg(test)]
+    pub(crate) fn in_flight(&self) -> usize {
+        self.in_flight.load(SeqCst)
+    }
+
     #[cfg(test)]
     pub(super) fn port(&self) -> &CompletionPort {
         &self.port

@@ -55,3 +55,49 @@ pub(crate) fn result(status: NTSTATUS, bytes: u32) -> io::Result<usize> {
         bytes as usize,
     ))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::{bytes_transferred, is_operation_aborted};
+
+    #[test]
+    fn socket_statuses_become_the_errors_winsock_reports() {
+        let kind = |s| result(s, 0).unwrap_err().kind();
+        assert_eq!(
+            kind(STATUS_CONNECTION_REFUSED),
+            io::ErrorKind::ConnectionRefused
+        );
+        assert_eq!(
+            kind(STATUS_CONNECTION_RESET),
+            io::ErrorKind::ConnectionReset
+        );
+        assert_eq!(
+            kind(STATUS_CONNECTION_ABORTED),
+            io::ErrorKind::ConnectionAborted
+        );
+        assert_eq!(kind(STATUS_IO_TIMEOUT), io::ErrorKind::TimedOut);
+        assert!(is_operation_aborted(
+            &result(STATUS_CANCELLED, 0).unwrap_err()
+        ));
+    }
+
+    #[test]
+    fn successes_and_truncated_datagrams_report_their_bytes() {
+        assert_eq!(result(STATUS_SUCCESS, 7).unwrap(), 7);
+        assert_eq!(result(STATUS_SUCCESS, 0).unwrap(), 0);
+        assert_eq!(result(STATUS_BUFFER_OVERFLOW, 64).unwrap(), 64);
+    }
+
+    #[test]
+    fn a_failure_after_some_bytes_records_them() {
+        let e = result(STATUS_CANCELLED, 80_000).unwrap_err();
+        assert!(is_operation_aborted(&e));
+        assert_eq!(bytes_transferred(&e), 80_000);
+        // Counted once more by a composed operation that had written
+        // earlier: the record is the sum, the cause still "aborted".
+        let e = crate::error::after_transfer(e, 100);
+        assert!(is_operation_aborted(&e));
+        assert_eq!(bytes_transferred(&e), 80_100);
+    }
+}

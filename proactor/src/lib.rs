@@ -73,7 +73,7 @@ mod timer;
 
 #[cfg(not(loom))]
 mod future;
-#[cfg(all(unix, not(loom)))]
+#[cfg(all(any(unix, windows), not(loom)))]
 pub mod guide;
 #[cfg(not(loom))]
 pub mod token;

@@ -5,9 +5,11 @@
 //!   readiness; speculative attempts when a queue is empty.
 //! * [`timer_queue`]: a heap per clock.
 //! * The operating system's readiness source is a [`Poller`]
-//!   (`sys/linux/epoll.rs` on Linux; on Windows a completion port,
-//!   `sys/windows/`, with timers and wake-ups but no sockets yet; elsewhere
-//!   a portable waiter that has timers but no descriptors).
+//!   (`sys/linux/epoll.rs` on Linux; elsewhere a portable waiter that has
+//!   timers but no descriptors).
+//! * On Windows the [`Poller`] is a completion port (`sys/windows/`):
+//!   sockets keep their descriptor states, but their operations are issued
+//!   to the kernel and harvested as completions (`windows.rs`).
 //!
 //! The reactor is created with the first I/O object of a context, as in
 //! Asio: a context that only runs posted handlers never pays for it.

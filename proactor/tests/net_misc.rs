@@ -48,6 +48,45 @@ fn udp_round_trip() {
     assert_eq!(rx.recv().unwrap(), (5, b"hello".to_vec()));
 }
 
+/// A datagram larger than the buffer gives what fits, with no error (as
+/// Linux does), whether it was waiting before the receive started (the
+/// receive finishes inside its call) or arrived after.
+#[test]
+fn a_datagram_larger_than_the_buffer_is_cut_to_it() {
+    let ctx = IoContext::new().unwrap();
+    let a = UdpSocket::bind(&ctx.executor(), "127.0.0.1:0".parse().unwrap()).unwrap();
+    let b = Arc::new(UdpSocket::bind(&ctx.executor(), "127.0.0.1:0".parse().unwrap()).unwrap());
+    let to = b.local_addr().unwrap();
+    let big: Vec<u8> = (0..100u8).collect();
+    // On loopback the datagram is queued at `b` when `send_to` returns.
+    let std_sender = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    std_sender.send_to(&big, to).unwrap();
+    let (tx, rx) = mpsc::channel();
+    let b2 = b.clone();
+    b.async_receive_from(
+        Vec::with_capacity(10),
+        move |r: io::Result<(usize, SocketAddr)>, buf: Vec<u8>| {
+            tx.send((r.map(|(n, _)| n), buf)).unwrap();
+            b2.async_receive_from(
+                Vec::with_capacity(10),
+                move |r: io::Result<(usize, SocketAddr)>, buf: Vec<u8>| {
+                    tx.send((r.map(|(n, _)| n), buf)).unwrap()
+                },
+            );
+            a.async_send_to(big, to, |r: io::Result<usize>, _: Vec<u8>| {
+                assert_eq!(r.unwrap(), 100)
+            });
+        },
+    );
+    ctx.run();
+    let got: Vec<_> = rx.try_iter().collect();
+    assert_eq!(got.len(), 2);
+    for (r, buf) in got {
+        assert_eq!(r.unwrap(), 10);
+        assert_eq!(buf, (0..10u8).collect::<Vec<_>>());
+    }
+}
+
 #[cfg(unix)]
 #[test]
 fn unix_socket_echo() {

@@ -68,12 +68,12 @@ fn issued_bool(ok: i32, bytes: u32) -> Issued {
     issued(if ok != 0 { 0 } else { SOCKET_ERROR }, bytes)
 }
 
-/// A datagram receive's outcome: one that did not fit failed inside the
-/// call, but the kernel still queues its packet (a warning status is not
-/// a failure to it), which reports what was received.
-fn issued_datagram(ret: i32, bytes: u32) -> Issued {
+/// A datagram receive's outcome. One that did not fit filled the buffer
+/// and failed inside the call (no packet comes: only `WSA_IO_PENDING`
+/// promises one); Linux truncates the datagram silently, and so does this.
+fn issued_datagram(ret: i32, bytes: u32, room: usize) -> Issued {
     match issued(ret, bytes) {
-        Issued::Now(Err(e)) if e.raw_os_error() == Some(WSAEMSGSIZE) => Issued::Pending,
+        Issued::Now(Err(e)) if e.raw_os_error() == Some(WSAEMSGSIZE) => Issued::Now(Ok(room)),
         other => other,
     }
 }
@@ -251,7 +251,7 @@ impl<B: IoBufMut> Overlapped for RecvFrom<B> {
                 None,
             )
         };
-        issued_datagram(r, bytes)
+        issued_datagram(r, bytes, read.wsabuf.0.len as usize)
     }
 }
 

@@ -43,6 +43,8 @@ impl UdpSocket {
     /// A socket bound to `addr` (port 0: any free port).
     pub fn bind(ex: &IoExecutor, addr: SocketAddr) -> io::Result<UdpSocket> {
         let fd = new_socket(domain_of(&addr), Type::DGRAM)?;
+        #[cfg(windows)]
+        crate::sys::windows::socket::ignore_port_unreachable(&fd);
         SockRef::from(&fd).bind(&addr.into())?;
         Ok(UdpSocket {
             core: Arc::new(IoCore::with_fd(ex, fd)?),

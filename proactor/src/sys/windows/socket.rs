@@ -77,3 +77,28 @@ pub(crate) fn with_sock<R>(fd: RawFd, f: impl FnOnce(SockRef<'_>) -> R) -> R {
     let s = unsafe { BorrowedSocket::borrow_raw(fd as RawSocket) };
     f(SockRef::from(&s))
 }
+
+/// Stops `s` (a UDP socket) from failing its next receive with
+/// `WSAECONNRESET` after a datagram it sent met "port unreachable": an
+/// unconnected Linux socket reports nothing then, and a server must not
+/// lose its receive because one client went away. Best effort: a provider
+/// that does not know the request keeps its behaviour.
+pub(crate) fn ignore_port_unreachable(s: &OwnedSocket) {
+    let off: u32 = 0;
+    let mut got = 0u32;
+    let raw = std::os::windows::io::AsRawSocket::as_raw_socket(s) as SOCKET;
+    // SAFETY: `off` is readable for its size; no output, not overlapped.
+    unsafe {
+        windows_sys::Win32::Networking::WinSock::WSAIoctl(
+            raw,
+            windows_sys::Win32::Networking::WinSock::SIO_UDP_CONNRESET,
+            ptr::addr_of!(off).cast(),
+            std::mem::size_of::<u32>() as u32,
+            ptr::null_mut(),
+            0,
+            &mut got,
+            ptr::null_mut(),
+            None,
+        )
+    };
+}

@@ -70,6 +70,8 @@ mod signal;
 mod stream;
 #[cfg(not(loom))]
 mod timer;
+#[cfg(all(windows, not(loom)))]
+pub mod windows;
 
 #[cfg(not(loom))]
 mod future;

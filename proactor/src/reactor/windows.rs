@@ -74,6 +74,20 @@ impl Reactor {
         }
     }
 
+    /// Associates a handle of the user's (see `crate::windows`); its
+    /// packets are harvested like the sockets'.
+    pub(crate) fn associate_handle(
+        &self,
+        handle: std::os::windows::io::RawHandle,
+    ) -> io::Result<()> {
+        self.poller.associate(handle)
+    }
+
+    /// A user's call holds an operation now: its packet will come.
+    pub(crate) fn user_call_launched(&self) {
+        self.poller.launching();
+    }
+
     /// Asks the kernel to cancel every operation on the descriptor; each
     /// completes with its packet.
     pub(crate) fn cancel_in_flight(&self, fd: crate::reactor::op::RawFd) {

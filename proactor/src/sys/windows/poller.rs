@@ -245,6 +245,12 @@ impl Poller {
         Ok(if skips { SKIPS_ON_SUCCESS } else { 0 })
     }
 
+    /// Associates a handle of the user's under [`IO`], without skipping
+    /// packets on success: its calls' packets always come.
+    pub(crate) fn associate(&self, handle: std::os::windows::io::RawHandle) -> io::Result<()> {
+        self.port.associate(handle.cast(), IO)
+    }
+
     /// Writes need no extra interest: every operation has its own packet.
     pub(crate) fn want_write(
         &self,

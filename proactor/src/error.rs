@@ -53,8 +53,17 @@ impl std::error::Error for Transferred {
 }
 
 /// `e`, recording that `bytes` were transferred before it happened (kept
-/// as is if none were). The kind stays `e`'s.
+/// as is if none were). The kind stays `e`'s. If `e` records bytes already
+/// (the failing operation moved some itself: a completion backend's
+/// cancelled send), the record counts both.
 pub(crate) fn after_transfer(e: io::Error, bytes: usize) -> io::Error {
+    let (e, bytes) = match transferred(&e).map(|t| t.bytes) {
+        Some(inner) => match e.into_inner().map(|b| b.downcast::<Transferred>()) {
+            Some(Ok(t)) => (t.source, bytes + inner),
+            _ => unreachable!("the error was seen to hold a record"),
+        },
+        None => (e, bytes),
+    };
     if bytes == 0 {
         return e;
     }

@@ -50,13 +50,15 @@ mod work_guard;
 // I/O (left out of loom builds, which model the core only).
 #[cfg(not(loom))]
 mod buf;
+#[cfg(all(windows, not(loom)))]
+mod completion;
 #[cfg(not(loom))]
 mod compose;
-#[cfg(all(unix, not(loom)))]
+#[cfg(all(any(unix, windows), not(loom)))]
 mod io;
 #[cfg(all(unix, not(loom)))]
 pub mod local;
-#[cfg(all(unix, not(loom)))]
+#[cfg(all(any(unix, windows), not(loom)))]
 pub mod net;
 #[cfg(all(unix, not(loom)))]
 pub mod posix;
@@ -68,10 +70,12 @@ mod signal;
 mod stream;
 #[cfg(not(loom))]
 mod timer;
+#[cfg(all(windows, not(loom)))]
+pub mod windows;
 
 #[cfg(not(loom))]
 mod future;
-#[cfg(all(unix, not(loom)))]
+#[cfg(all(any(unix, windows), not(loom)))]
 pub mod guide;
 #[cfg(not(loom))]
 pub mod token;
@@ -94,7 +98,7 @@ pub use executor::{Executor, IoExecutor};
 #[cfg(all(unix, not(loom)))]
 pub use signal::SignalSet;
 pub use strand::Strand;
-#[cfg(all(unix, not(loom)))]
+#[cfg(all(any(unix, windows), not(loom)))]
 pub use stream::StreamRef;
 #[cfg(not(loom))]
 pub use stream::{AsyncReadStream, AsyncWriteStream};

@@ -14,7 +14,7 @@ use crate::buf::{IoBuf, IoBufMut};
 use crate::token::CompletionToken;
 use std::io;
 
-#[cfg(unix)]
+#[cfg(any(unix, windows))]
 pub use stream_ref::StreamRef;
 
 /// A stream that reads some bytes at a time.
@@ -50,7 +50,7 @@ pub trait AsyncWriteStream: Send + Sync {
     ) -> T::Output;
 }
 
-#[cfg(unix)]
+#[cfg(any(unix, windows))]
 mod stream_ref {
     use super::{AsyncReadStream, AsyncWriteStream};
     use crate::buf::{IoBuf, IoBufMut};
@@ -131,7 +131,7 @@ mod stream_ref {
     }
 }
 
-#[cfg(unix)]
+#[cfg(any(unix, windows))]
 /// Implements the stream traits for a type whose `core` field is an
 /// `Arc<IoCore>`, reading and writing with `$how`.
 macro_rules! impl_stream {
@@ -226,5 +226,5 @@ macro_rules! impl_stream {
         }
     };
 }
-#[cfg(unix)]
+#[cfg(any(unix, windows))]
 pub(crate) use impl_stream;

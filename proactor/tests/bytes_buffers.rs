@@ -1,9 +1,10 @@
 //! `bytes::Bytes` and `bytes::BytesMut` as operation buffers (feature
 //! `bytes`).
-#![cfg(all(unix, feature = "bytes"))]
+#![cfg(feature = "bytes")]
+
+mod common;
 
 use bytes::{Bytes, BytesMut};
-use proactor::local::UnixSocket;
 use proactor::{async_read, async_write, IoContext};
 use std::io;
 use std::sync::mpsc;
@@ -11,7 +12,7 @@ use std::sync::mpsc;
 #[test]
 fn bytes_out_bytes_mut_in() {
     let ctx = IoContext::new().unwrap();
-    let (a, b) = UnixSocket::pair(&ctx.executor()).unwrap();
+    let (a, b) = common::tcp_pair(&ctx);
     async_write(
         &a,
         Bytes::from_static(b"zero-copy"),

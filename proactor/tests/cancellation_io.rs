@@ -6,7 +6,6 @@
 //! performed but whose future was never polled to completion took its bytes
 //! into the buffer the dropped future owned, and they go with it. No byte
 //! the program was told about is ever lost.
-#![cfg(unix)]
 
 mod common;
 
@@ -14,7 +13,7 @@ use proactor::error::{bytes_transferred, is_operation_aborted};
 use proactor::net::{TcpAcceptor, TcpSocket};
 use proactor::{
     async_read, async_write, bind_cancellation_slot, co_spawn, parallel_group, CancellationSignal,
-    CancellationType, Deferred, IoContext, SignalSet, SteadyTimer, UseFuture, WaitForOne,
+    CancellationType, Deferred, IoContext, SteadyTimer, UseFuture, WaitForOne,
 };
 use std::future::Future;
 use std::io::{self, Read, Write};
@@ -217,10 +216,12 @@ fn a_cancelled_accept_loses_no_connection() {
     assert_eq!(s.peer_addr().unwrap(), client.local_addr().unwrap());
 }
 
+/// Signal sets are Unix-only.
+#[cfg(unix)]
 #[test]
 fn a_signal_wait_is_cancelled_through_its_slot() {
     let ctx = IoContext::new().unwrap();
-    let signals = SignalSet::new(&ctx.executor());
+    let signals = proactor::SignalSet::new(&ctx.executor());
     signals.add(libc::SIGUSR2).unwrap();
     let signal = CancellationSignal::new();
     let first = signals.async_wait(bind_cancellation_slot(signal.slot(), UseFuture));

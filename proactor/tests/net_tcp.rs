@@ -1,5 +1,4 @@
 //! TCP over loopback.
-#![cfg(unix)]
 
 mod common;
 

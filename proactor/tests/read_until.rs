@@ -141,7 +141,6 @@ fn end_of_stream_before_the_delimiter_is_unexpected_eof() {
     assert_eq!(buf, b"no newline", "what was read is handed back");
 }
 
-#[cfg(unix)]
 #[test]
 fn read_until_over_tcp_written_one_byte_at_a_time() {
     use proactor::net::{TcpAcceptor, TcpSocket};

@@ -4,7 +4,6 @@
 //! Each operation is a [`Case`]; each token is a generic test body run on
 //! every case. The sockets' far ends are blocking `std::net` sockets, so a
 //! test can see exactly what crossed the wire.
-#![cfg(unix)]
 
 mod common;
 

@@ -1,6 +1,5 @@
 //! Initiating functions and tokens written outside the crate, the way a
 //! user writes them: only public items.
-#![cfg(unix)]
 
 mod common;
 

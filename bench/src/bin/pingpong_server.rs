@@ -8,12 +8,13 @@
 //! of exactly those bytes, then reads again; one operation per session is
 //! outstanding at a time. The buffer travels with the operations, so a
 //! message costs no allocation. The context (concurrency hint = THREADS) is
-//! run on THREADS threads; SIGINT/SIGTERM stop it and print the summary.
+//! run on THREADS threads; SIGINT/SIGTERM stop it and print the summary
+//! (on Windows, which has no signal sets, the end of standard input does).
 //! Built with feature `count-allocs`, it also reports allocations per echoed
 //! message over the steady part of the run (from the second second on).
 
 use proactor::net::{TcpAcceptor, TcpSocket};
-use proactor::{async_write, IoContext, SignalSet, SteadyTimer};
+use proactor::{async_write, IoContext, SteadyTimer};
 use proactor_bench::{allocations, ServerArgs};
 use std::io;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
@@ -116,17 +117,32 @@ fn main() -> io::Result<()> {
         sample(sampler.clone(), samples.clone());
     }
 
-    let signals = SignalSet::new(&ex);
-    signals.add(libc::SIGINT)?;
-    signals.add(libc::SIGTERM)?;
     let (c, a, t) = (ctx.clone(), acceptor.clone(), sampler.clone());
-    signals.async_wait(move |r: io::Result<i32>| {
-        if r.is_ok() {
-            let _ = a.close();
-            t.cancel();
-            c.stop();
-        }
-    });
+    let stop = move || {
+        let _ = a.close();
+        t.cancel();
+        c.stop();
+    };
+    #[cfg(unix)]
+    let _signals = {
+        let signals = proactor::SignalSet::new(&ex);
+        signals.add(libc::SIGINT)?;
+        signals.add(libc::SIGTERM)?;
+        signals.async_wait(move |r: io::Result<i32>| {
+            if r.is_ok() {
+                stop();
+            }
+        });
+        signals
+    };
+    #[cfg(not(unix))]
+    {
+        let ex = ex.clone();
+        thread::spawn(move || {
+            let _ = io::copy(&mut io::stdin().lock(), &mut io::sink());
+            proactor::Executor::post(&ex, stop);
+        });
+    }
 
     println!("pingpong_server listening on 127.0.0.1:{port} threads={threads} bufsize={bufsize}");
     let runners: Vec<_> = (1..threads)

@@ -1,9 +1,10 @@
 //! What the two echo servers share: the command line, the statistics, and
-//! running the context until SIGINT or SIGTERM. Output lines match the
+//! running the context until SIGINT or SIGTERM (on Windows, which has no
+//! signal sets, until standard input ends). Output lines match the
 //! neutral load client's `pingpong_server` (`shared/anchors/asio-cpp`).
 
 use proactor::net::TcpAcceptor;
-use proactor::{IoContext, IoExecutor, SignalSet};
+use proactor::{IoContext, IoExecutor};
 use std::io;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
@@ -50,11 +51,20 @@ pub fn serve(
     let stats = Arc::new(Stats::default());
     start(&ex, acceptor, stats.clone());
 
-    let signals = SignalSet::new(&ex);
-    signals.add(libc::SIGINT)?;
-    signals.add(libc::SIGTERM)?;
     let c = ctx.clone();
-    signals.async_wait(move |_: io::Result<i32>| c.stop());
+    #[cfg(unix)]
+    let _signals = {
+        let signals = proactor::SignalSet::new(&ex);
+        signals.add(libc::SIGINT)?;
+        signals.add(libc::SIGTERM)?;
+        signals.async_wait(move |_: io::Result<i32>| c.stop());
+        signals
+    };
+    #[cfg(not(unix))]
+    thread::spawn(move || {
+        let _ = io::copy(&mut io::stdin().lock(), &mut io::sink());
+        c.stop();
+    });
 
     println!(
         "pingpong_server listening on {addr} threads={} bufsize={}",

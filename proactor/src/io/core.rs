@@ -1,11 +1,18 @@
 //! [`IoCore`]: an I/O object's registration with its context's reactor.
 
 use crate::executor::IoExecutor;
+use crate::op::recycle::Spare;
+#[cfg(unix)]
 use crate::op::OpPtr;
 use crate::reactor::descriptor::DescriptorState;
-use crate::reactor::op::{OpKind, RawFd, Reactive, ReactorOp, ReactorOpHeader};
-use crate::reactor::{OwnedFd, Reactor, StateRef};
+use crate::reactor::op::{OpKind, RawFd};
+#[cfg(unix)]
+use crate::reactor::op::{Reactive, ReactorOp, ReactorOpHeader};
+#[cfg(unix)]
+use crate::reactor::StateRef;
+use crate::reactor::{OwnedFd, Reactor};
 use crate::sync::Arc;
+#[cfg(unix)]
 use crate::token::CompletionHandler;
 use std::io;
 use std::ptr::NonNull;
@@ -50,8 +57,16 @@ impl IoCore {
         &self.ex
     }
 
-    fn io(&self) -> io::Result<&(Arc<Reactor>, NonNull<DescriptorState>)> {
+    pub(super) fn io(&self) -> io::Result<&(Arc<Reactor>, NonNull<DescriptorState>)> {
         self.io.as_ref().map_err(|k| io::Error::from(*k))
+    }
+
+    /// The block cache for operations of `kind` (none without a reactor).
+    pub(super) fn spare(&self, kind: OpKind) -> Option<&Spare> {
+        // SAFETY: the state is pool-owned and lives as long as the reactor
+        // `self.io` holds.
+        let state = |(_, s): &(_, NonNull<DescriptorState>)| unsafe { s.as_ref() }.spare(kind);
+        self.io.as_ref().ok().map(state)
     }
 
     /// Takes ownership of `fd` and registers it.
@@ -72,7 +87,8 @@ impl IoCore {
 
     /// Starts `op`, whose completion calls `handler` on this object's
     /// context (never inside this call). `speculative`: try it at once if
-    /// nothing of its kind is waiting.
+    /// nothing of its kind is waiting. (Windows: `completion.rs`.)
+    #[cfg(unix)]
     pub(crate) fn start<O: Reactive, H: CompletionHandler<O::Args>>(
         &self,
         kind: OpKind,
@@ -82,15 +98,8 @@ impl IoCore {
     ) {
         let sched = &self.ex.sched;
         sched.work_started();
-        let io = self.io();
-        // SAFETY: the state is pool-owned and lives as long as the reactor
-        // `io` holds.
-        let spare = io
-            .as_ref()
-            .ok()
-            .map(|(_, s)| unsafe { s.as_ref() }.spare(kind));
-        let (op, cancellable) = ReactorOp::new_cancellable(op, handler, spare);
-        match io {
+        let (op, cancellable) = ReactorOp::new_cancellable(op, handler, self.spare(kind));
+        match self.io() {
             Ok((r, s)) => {
                 if let Some(c) = cancellable {
                     let (reactor, state, ticket) = (r.clone(), StateRef(*s), c.ticket.clone());
@@ -109,6 +118,7 @@ impl IoCore {
 
     /// Completes `op` with `result` without attempting it (posted, never
     /// inline).
+    #[cfg(unix)]
     pub(crate) fn complete_with<O: Reactive, H: CompletionHandler<O::Args>>(
         &self,
         op: O,
@@ -151,6 +161,7 @@ impl Drop for IoCore {
     }
 }
 
+#[cfg(unix)]
 fn fail(op: &OpPtr, e: io::Error) {
     // SAFETY: `op` is a reactor operation owned by the caller and not
     // queued anywhere yet.

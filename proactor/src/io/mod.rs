@@ -1,16 +1,31 @@
 //! What every descriptor-based I/O object (sockets, stream descriptors) is
 //! built on: [`IoCore`], which owns the object's descriptor state in the
 //! context's reactor and starts operations on it.
+//!
+//! The operations are readiness ones on Unix (`ops.rs`) and completion
+//! ones on Windows (`sys/windows/ops.rs`, started by `completion.rs`),
+//! with the same names, so that the I/O objects and the initiating
+//! functions here are written once; [`IoOp`] names whichever applies.
 
+#[cfg(windows)]
+mod completion;
 pub(crate) mod core;
 #[macro_use]
 pub(crate) mod object;
 #[cfg(unix)]
 pub(crate) mod ops;
+#[cfg(windows)]
+pub(crate) use crate::sys::windows::ops;
 
 pub(crate) use self::core::IoCore;
 
+/// The operations an I/O object starts on this platform.
 #[cfg(unix)]
+pub(crate) use crate::reactor::op::Reactive as IoOp;
+/// The operations an I/O object starts on this platform.
+#[cfg(windows)]
+pub(crate) use crate::sys::windows::ops::Overlapped as IoOp;
+
 mod start {
     use super::ops::{Io, ReadSome, WriteSome};
     use super::IoCore;
@@ -83,23 +98,18 @@ mod start {
     }
 }
 
-#[cfg(unix)]
 pub(crate) use start::{start_read, start_write};
 
-#[cfg(unix)]
 mod connect {
-    use super::ops::{with_sock, ConnectWait};
     use super::IoCore;
-    use crate::reactor::op::OpKind;
     use crate::sync::Arc;
-    use crate::token::{CompletionHandler, Initiation};
-    use socket2::{SockAddr, Type};
-    use std::io;
+    use socket2::SockAddr;
 
-    /// Connects a stream socket, opening it first if it is closed.
+    /// Connects a stream socket, opening it first if it is closed (how:
+    /// `connect_unix` and `connect_windows`).
     pub(crate) struct ConnectInit {
-        core: Arc<IoCore>,
-        addr: SockAddr,
+        pub(super) core: Arc<IoCore>,
+        pub(super) addr: SockAddr,
     }
 
     impl ConnectInit {
@@ -110,6 +120,17 @@ mod connect {
             }
         }
     }
+}
+
+/// A non-blocking `connect`, then a wait for writability.
+#[cfg(unix)]
+mod connect_unix {
+    use super::connect::ConnectInit;
+    use super::ops::{with_sock, ConnectWait};
+    use crate::reactor::op::OpKind;
+    use crate::token::{CompletionHandler, Initiation};
+    use socket2::Type;
+    use std::io;
 
     impl Initiation<(io::Result<()>,)> for ConnectInit {
         fn initiate<H: CompletionHandler<(io::Result<()>,)>>(self, handler: H) {
@@ -136,12 +157,47 @@ mod connect {
     }
 }
 
-#[cfg(unix)]
+/// `ConnectEx`, which needs a bound socket; every outcome comes from the
+/// operation.
+#[cfg(windows)]
+mod connect_windows {
+    use super::connect::ConnectInit;
+    use super::ops::ConnectWait;
+    use crate::reactor::op::OpKind;
+    use crate::token::{CompletionHandler, Initiation};
+    use socket2::{SockAddr, SockRef, Type};
+    use std::io;
+    use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
+
+    /// A new socket for `addr`'s family, bound to any local address.
+    fn open_bound(addr: &SockAddr) -> io::Result<crate::reactor::OwnedFd> {
+        let s = crate::net::new_socket(addr.domain(), Type::STREAM)?;
+        let any = if addr.is_ipv6() {
+            SocketAddr::from((Ipv6Addr::UNSPECIFIED, 0))
+        } else {
+            SocketAddr::from((Ipv4Addr::UNSPECIFIED, 0))
+        };
+        SockRef::from(&s).bind(&any.into())?;
+        Ok(s)
+    }
+
+    impl Initiation<(io::Result<()>,)> for ConnectInit {
+        fn initiate<H: CompletionHandler<(io::Result<()>,)>>(self, handler: H) {
+            let core = &self.core;
+            if !core.is_open() {
+                if let Err(e) = open_bound(&self.addr).and_then(|s| core.open(s)) {
+                    return core.complete_with(ConnectWait::new(), handler, Err(e));
+                }
+            }
+            core.start(OpKind::Write, ConnectWait::to(self.addr), handler, false)
+        }
+    }
+}
+
 pub(crate) use connect::ConnectInit;
 
 mod fail {
-    use super::IoCore;
-    use crate::reactor::op::Reactive;
+    use super::{IoCore, IoOp};
     use crate::sync::Arc;
     use crate::token::{CompletionHandler, Initiation};
     use std::io;
@@ -164,7 +220,7 @@ mod fail {
         }
     }
 
-    impl<O: Reactive> Initiation<O::Args> for FailWith<O> {
+    impl<O: IoOp> Initiation<O::Args> for FailWith<O> {
         fn initiate<H: CompletionHandler<O::Args>>(self, handler: H) {
             self.core.complete_with(self.op, handler, Err(self.error));
         }
@@ -173,10 +229,9 @@ mod fail {
 
 pub(crate) use fail::FailWith;
 
-#[cfg(unix)]
 mod start_op {
-    use super::IoCore;
-    use crate::reactor::op::{OpKind, Reactive};
+    use super::{IoCore, IoOp};
+    use crate::reactor::op::OpKind;
     use crate::sync::Arc;
     use crate::token::{CompletionHandler, Initiation};
 
@@ -187,12 +242,11 @@ mod start_op {
         pub(crate) kind: OpKind,
     }
 
-    impl<O: Reactive> Initiation<O::Args> for Start<O> {
+    impl<O: IoOp> Initiation<O::Args> for Start<O> {
         fn initiate<H: CompletionHandler<O::Args>>(self, handler: H) {
             self.core.start(self.kind, self.op, handler, true);
         }
     }
 }
 
-#[cfg(unix)]
 pub(crate) use start_op::Start;

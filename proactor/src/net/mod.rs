@@ -14,16 +14,23 @@ pub use resolver::Resolver;
 pub use tcp::{TcpAcceptor, TcpSocket, TcpSocketRef, DEFAULT_BACKLOG};
 pub use udp::UdpSocket;
 
+use crate::reactor::OwnedFd;
 use socket2::{Domain, SockAddr, Socket, Type};
 use std::io;
 use std::net::SocketAddr;
-use std::os::fd::OwnedFd;
 
-/// A new non-blocking, close-on-exec socket.
+/// A new non-blocking, close-on-exec socket (on Windows: overlapped and
+/// not inheritable, as socket2 makes them; overlapped operations ignore
+/// the blocking mode).
 pub(crate) fn new_socket(domain: Domain, ty: Type) -> io::Result<OwnedFd> {
     #[cfg(any(target_os = "linux", target_os = "android", target_os = "freebsd"))]
     let s = Socket::new(domain, ty.nonblocking().cloexec(), None)?;
-    #[cfg(not(any(target_os = "linux", target_os = "android", target_os = "freebsd")))]
+    #[cfg(windows)]
+    let s = Socket::new(domain, ty, None)?;
+    #[cfg(all(
+        unix,
+        not(any(target_os = "linux", target_os = "android", target_os = "freebsd"))
+    ))]
     let s = {
         let s = Socket::new(domain, ty, None)?;
         s.set_nonblocking(true)?;

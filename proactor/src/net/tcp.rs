@@ -8,6 +8,7 @@ use crate::io::ops::{with_sock, AcceptAs, FromFd, Io};
 use crate::io::IoCore;
 use crate::io::Start;
 use crate::reactor::op::OpKind;
+use crate::reactor::OwnedFd;
 use crate::stream::impl_stream;
 use crate::sync::Arc;
 use crate::token::CompletionToken;
@@ -15,7 +16,6 @@ use socket2::{SockRef, Type};
 use std::fmt;
 use std::io;
 use std::net::{Shutdown, SocketAddr};
-use std::os::fd::OwnedFd;
 use std::time::Duration;
 
 /// The backlog [`TcpAcceptor::bind`] uses (the kernel caps it at

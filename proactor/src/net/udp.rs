@@ -7,7 +7,9 @@ use crate::io::object::{impl_connected_datagram, io_object};
 use crate::io::ops::{with_sock, RecvFrom, SendTo};
 use crate::io::IoCore;
 use crate::io::Start;
-use crate::reactor::op::{OpKind, Progress, RawFd, Reactive};
+use crate::reactor::op::OpKind;
+#[cfg(unix)]
+use crate::reactor::op::{Progress, RawFd, Reactive};
 use crate::sync::Arc;
 use crate::token::CompletionToken;
 use socket2::{SockAddr, SockRef, Type};
@@ -41,6 +43,8 @@ impl UdpSocket {
     /// A socket bound to `addr` (port 0: any free port).
     pub fn bind(ex: &IoExecutor, addr: SocketAddr) -> io::Result<UdpSocket> {
         let fd = new_socket(domain_of(&addr), Type::DGRAM)?;
+        #[cfg(windows)]
+        crate::sys::windows::socket::ignore_port_unreachable(&fd);
         SockRef::from(&fd).bind(&addr.into())?;
         Ok(UdpSocket {
             core: Arc::new(IoCore::with_fd(ex, fd)?),
@@ -116,6 +120,17 @@ impl fmt::Debug for UdpSocket {
 /// `RecvFrom` with the sender as an IP address.
 struct RecvFromIp<B>(RecvFrom<B>);
 
+/// `RecvFrom`'s arguments with the sender as an IP address.
+fn with_ip<B>(
+    (r, buf): (io::Result<(usize, SockAddr)>, B),
+) -> (io::Result<(usize, SocketAddr)>, B) {
+    (
+        r.and_then(|(n, from)| Ok((n, crate::io::ops::ip_addr(&from)?))),
+        buf,
+    )
+}
+
+#[cfg(unix)]
 impl<B: IoBufMut> Reactive for RecvFromIp<B> {
     type Args = (io::Result<(usize, SocketAddr)>, B);
 
@@ -128,10 +143,27 @@ impl<B: IoBufMut> Reactive for RecvFromIp<B> {
     }
 
     fn into_args(self) -> Self::Args {
-        let (r, buf) = self.0.into_args();
-        (
-            r.and_then(|(n, from): (usize, SockAddr)| Ok((n, crate::io::ops::ip_addr(&from)?))),
-            buf,
-        )
+        with_ip(self.0.into_args())
+    }
+}
+
+#[cfg(windows)]
+impl<B: IoBufMut> crate::completion::Completion for RecvFromIp<B> {
+    type Args = (io::Result<(usize, SocketAddr)>, B);
+
+    fn into_args(self, result: io::Result<usize>) -> Self::Args {
+        with_ip(self.0.into_args(result))
+    }
+}
+
+#[cfg(windows)]
+impl<B: IoBufMut> crate::io::ops::Overlapped for RecvFromIp<B> {
+    unsafe fn issue(
+        &mut self,
+        s: windows_sys::Win32::Networking::WinSock::SOCKET,
+        ovl: *mut windows_sys::Win32::System::IO::OVERLAPPED,
+    ) -> crate::io::ops::Issued {
+        // SAFETY: forwarded: `self.0` lives in the same block as `self`.
+        unsafe { self.0.issue(s, ovl) }
     }
 }

@@ -11,7 +11,8 @@
 //! while the reactor lives: an event the backend reported just before a
 //! descriptor was closed may still name its state, which then only gets a
 //! harmless extra attempt (operations retry their non-blocking call).
-// Descriptors are only used where there are I/O objects (Unix so far).
+// Readiness is only reported on Unix (Windows sockets use the states for
+// their lock, open/closed life and block caches, not their queues).
 #![cfg_attr(not(unix), allow(dead_code))]
 
 use super::op::{OpKind, Progress, RawFd, ReactorOpHeader};

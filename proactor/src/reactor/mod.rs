@@ -5,9 +5,11 @@
 //!   readiness; speculative attempts when a queue is empty.
 //! * [`timer_queue`]: a heap per clock.
 //! * The operating system's readiness source is a [`Poller`]
-//!   (`sys/linux/epoll.rs` on Linux; on Windows a completion port,
-//!   `sys/windows/`, with timers and wake-ups but no sockets yet; elsewhere
-//!   a portable waiter that has timers but no descriptors).
+//!   (`sys/linux/epoll.rs` on Linux; elsewhere a portable waiter that has
+//!   timers but no descriptors).
+//! * On Windows the [`Poller`] is a completion port (`sys/windows/`):
+//!   sockets keep their descriptor states, but their operations are issued
+//!   to the kernel and harvested as completions (`windows.rs`).
 //!
 //! The reactor is created with the first I/O object of a context, as in
 //! Asio: a context that only runs posted handlers never pays for it.
@@ -17,10 +19,13 @@ pub(crate) mod op;
 #[cfg(all(test, not(loom)))]
 mod tests;
 pub(crate) mod timer_queue;
+#[cfg(windows)]
+pub(crate) mod windows;
 
 use crate::busy_poll::BusyPoll;
 use crate::op::queue::OpQueue;
 use crate::op::OpPtr;
+#[cfg(not(windows))]
 use crate::scheduler::task::Task;
 use crate::scheduler::Scheduler;
 use crate::sync::{self, Arc, Mutex};
@@ -34,7 +39,9 @@ use timer_queue::{TimerEntry, TimerQueue};
 
 pub(crate) struct Reactor {
     poller: Poller,
-    /// How long to poll before blocking (adapts to the traffic).
+    /// How long to poll before blocking (adapts to the traffic; a
+    /// completion port is not polled).
+    #[cfg_attr(windows, allow(dead_code))]
     busy: BusyPoll,
     sched: *const Scheduler,
     pool: Mutex<Pool>,
@@ -94,8 +101,8 @@ impl Clock for System {
     }
 }
 
-// Descriptors are only used where there are I/O objects (Unix so far; the
-// Windows I/O objects come with the IOCP backend).
+// Descriptors are only used where there are I/O objects (Unix and
+// Windows; Windows issues operations instead of queueing them).
 #[cfg_attr(not(unix), allow(dead_code))]
 impl Reactor {
     pub(crate) fn new(sched: &Scheduler) -> io::Result<Reactor> {
@@ -258,6 +265,10 @@ impl Reactor {
     /// aborted". The descriptor stays usable.
     pub(crate) fn cancel_ops(&self, d: &DescriptorState) {
         let mut g = d.lock();
+        #[cfg(windows)]
+        if !g.shutdown {
+            self.cancel_in_flight(g.fd);
+        }
         let ops = DescriptorState::take_all(&mut g, crate::error::operation_aborted);
         drop(g);
         self.post_all(ops);
@@ -464,6 +475,13 @@ impl Reactor {
         }
     }
 
+    /// Moves every timer wait into `ops` (shutdown).
+    fn abandon_timers(&self, ops: &mut OpQueue) {
+        let mut t = sync::lock(&self.timers);
+        t.steady.take_all(ops);
+        t.system.take_all(ops);
+    }
+
     /// Moves the operations of due timers into `out`; returns how many.
     /// `fired`: the poller's timer went off.
     fn take_due_timers(&self, out: &OpQueue, fired: bool) -> usize {
@@ -480,6 +498,8 @@ impl Reactor {
 /// The reactor in the scheduler's task seat.
 pub(crate) struct ReactorTask(pub(crate) Arc<Reactor>);
 
+/// (On Windows, see `windows.rs`: the task harvests completions.)
+#[cfg(not(windows))]
 impl Task for ReactorTask {
     fn run(&self, timeout: Option<Duration>, ops: &mut OpQueue) -> usize {
         let r = &self.0;
@@ -509,9 +529,7 @@ impl Task for ReactorTask {
                 ops.push(op);
             }
         }
-        let mut t = sync::lock(&r.timers);
-        t.steady.take_all(ops);
-        t.system.take_all(ops);
+        r.abandon_timers(ops);
     }
 }
 
@@ -552,15 +570,23 @@ impl StateRef {
 
 #[cfg(unix)]
 pub(crate) use std::os::fd::OwnedFd;
+/// On Windows the descriptors are sockets.
+#[cfg(windows)]
+pub(crate) use std::os::windows::io::OwnedSocket as OwnedFd;
 /// Where there are no file descriptors, nothing can be opened.
-#[cfg(not(unix))]
+#[cfg(not(any(unix, windows)))]
 pub(crate) enum OwnedFd {}
 
 #[cfg(unix)]
 fn libc_ebadf() -> i32 {
     libc::EBADF
 }
-#[cfg(not(unix))]
+/// `ERROR_INVALID_HANDLE`: Windows' "bad file descriptor".
+#[cfg(windows)]
+fn libc_ebadf() -> i32 {
+    6
+}
+#[cfg(not(any(unix, windows)))]
 fn libc_ebadf() -> i32 {
     9
 }
@@ -581,15 +607,21 @@ fn close_fd(fd: RawFd) -> io::Result<()> {
     }
     Ok(())
 }
-#[cfg(not(unix))]
+#[cfg(windows)]
+use crate::sys::windows::socket::{fd_of as fd_raw, into_fd as into_raw};
+#[cfg(windows)]
+fn close_fd(fd: RawFd) -> io::Result<()> {
+    crate::sys::windows::socket::close(crate::sys::windows::socket::socket(fd))
+}
+#[cfg(not(any(unix, windows)))]
 fn fd_raw(fd: &OwnedFd) -> RawFd {
     match *fd {}
 }
-#[cfg(not(unix))]
+#[cfg(not(any(unix, windows)))]
 fn into_raw(fd: OwnedFd) -> RawFd {
     match fd {}
 }
-#[cfg(not(unix))]
+#[cfg(not(any(unix, windows)))]
 fn close_fd(_fd: RawFd) -> io::Result<()> {
     Ok(())
 }

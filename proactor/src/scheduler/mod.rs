@@ -122,7 +122,7 @@ struct Flags {
     #[cfg(not(loom))]
     cpus: usize,
     /// The host-name lookup thread, started with the first lookup.
-    #[cfg(all(unix, not(loom)))]
+    #[cfg(all(any(unix, windows), not(loom)))]
     resolver: OnceLock<Arc<crate::net::resolver::Worker>>,
     /// Sentinel standing for the task in the queue.
     task_op: NonNull<OpHeader>,
@@ -187,7 +187,7 @@ impl Scheduler {
                 spin: crate::busy_poll::BusyPoll::new(),
                 #[cfg(not(loom))]
                 cpus: std::thread::available_parallelism().map_or(1, |n| n.get()),
-                #[cfg(all(unix, not(loom)))]
+                #[cfg(all(any(unix, windows), not(loom)))]
                 resolver: OnceLock::new(),
                 task_op: NonNull::from(Box::leak(task_op)),
             }),
@@ -413,7 +413,7 @@ impl Scheduler {
     }
 
     /// The context's resolver thread (started by its first job).
-    #[cfg(all(unix, not(loom)))]
+    #[cfg(all(any(unix, windows), not(loom)))]
     pub(crate) fn resolver_worker(&self) -> &Arc<crate::net::resolver::Worker> {
         self.flags.resolver.get_or_init(Default::default)
     }
@@ -741,7 +741,7 @@ impl Scheduler {
     pub(crate) fn shutdown(&self) {
         self.idle.idle.set_shutdown();
         self.flags.stopped.store(true, SeqCst);
-        #[cfg(all(unix, not(loom)))]
+        #[cfg(all(any(unix, windows), not(loom)))]
         if let Some(worker) = self.flags.resolver.get() {
             worker.stop();
         }

@@ -1,9 +1,9 @@
 //! Operating-system specific code, one module per platform.
 
 /// The descriptor half of a `Poller` that has no descriptors (the portable
-/// waiter; Windows until its sockets come): registering fails, so no I/O
-/// object opens and the other two are never reached. `$why` is the error.
-#[cfg(not(any(target_os = "linux", loom)))]
+/// waiter): registering fails, so no I/O object opens and the other two
+/// are never reached. `$why` is the error.
+#[cfg(not(any(target_os = "linux", windows, loom)))]
 macro_rules! no_descriptors {
     ($why:literal) => {
         pub(crate) fn register(
@@ -34,11 +34,11 @@ pub(crate) mod linux;
 #[cfg(not(any(target_os = "linux", windows, loom)))]
 mod portable;
 #[cfg(all(windows, not(loom)))]
-mod windows;
+pub(crate) mod windows;
 
 #[cfg(all(target_os = "linux", not(loom)))]
 pub(crate) use linux::epoll::Poller;
 #[cfg(not(any(target_os = "linux", windows, loom)))]
 pub(crate) use portable::Poller;
 #[cfg(all(windows, not(loom)))]
-pub(crate) use windows::Poller;
+pub(crate) use windows::{OpSlot, Poller};

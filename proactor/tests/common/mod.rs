@@ -73,7 +73,6 @@ pub fn noop_waker() -> std::task::Waker {
 /// A connected TCP socket on `ctx` and its far end, a blocking std socket
 /// (reads time out after [`HANG`]): lets a test see exactly what crossed
 /// the wire.
-#[cfg(unix)]
 pub fn socket_and_std_peer(ctx: &IoContext) -> (proactor::net::TcpSocket, std::net::TcpStream) {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let client = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
@@ -81,4 +80,16 @@ pub fn socket_and_std_peer(ctx: &IoContext) -> (proactor::net::TcpSocket, std::n
     peer.set_read_timeout(Some(HANG)).unwrap();
     let ours = proactor::net::TcpSocket::from_std(&ctx.executor(), client).unwrap();
     (ours, peer)
+}
+
+/// Two connected TCP sockets on `ctx`.
+pub fn tcp_pair(ctx: &IoContext) -> (proactor::net::TcpSocket, proactor::net::TcpSocket) {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let client = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+    let (peer, _) = listener.accept().unwrap();
+    let ex = ctx.executor();
+    (
+        proactor::net::TcpSocket::from_std(&ex, client).unwrap(),
+        proactor::net::TcpSocket::from_std(&ex, peer).unwrap(),
+    )
 }

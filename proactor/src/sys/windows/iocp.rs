@@ -1,8 +1,8 @@
 //! An owned I/O completion port.
 //!
-//! Only what the backend needs: create, post a packet, dequeue a batch.
-//! Packets carry a completion key that says what they are (see
-//! `poller.rs`); handles associated later will carry theirs.
+//! Only what the backend needs: create, associate a handle, post a packet,
+//! dequeue a batch. Packets carry a completion key that says what they are
+//! (see `poller.rs`).
 
 use std::io;
 use std::ptr;
@@ -42,6 +42,18 @@ impl CompletionPort {
             return Err(io::Error::last_os_error());
         }
         Ok(CompletionPort { handle })
+    }
+
+    /// Associates `handle` (opened for overlapped I/O) with the port: its
+    /// completions arrive with `key`. A handle is associated once, for its
+    /// whole life; closing it ends the association.
+    pub(crate) fn associate(&self, handle: HANDLE, key: usize) -> io::Result<()> {
+        // SAFETY: both handles are live; associating an existing port
+        // returns that port (no new handle to close) or null on failure.
+        if unsafe { CreateIoCompletionPort(handle, self.handle, key, 0) }.is_null() {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(())
     }
 
     /// Queues a packet that no I/O produced.

@@ -11,23 +11,41 @@
 //!   [`Poller::set_timer`]. A thread already waiting is woken only if the
 //!   new expiry comes before the time it would wake anyway, so re-arming
 //!   for a later timer costs no packet.
-//! * **I/O**: none yet. Descriptors are refused (`Unsupported`) until the
-//!   overlapped socket operations come; their packets will carry their own
-//!   key and an `OVERLAPPED` inside the operation.
+//! * **I/O**: sockets are associated with the port under [`IO`]; each
+//!   packet of that key points at the `OVERLAPPED` inside a completion
+//!   operation (`completion.rs`), which [`Poller::wait_io`] fills in with
+//!   the result and hands on, ready to be queued on the scheduler. The
+//!   operation held one unit of outstanding work since it was started; the
+//!   reactor's task reports it released with the harvest.
+//! * **In flight**: the poller counts the operations the kernel holds, so
+//!   that a context being dropped can wait for their packets
+//!   ([`Poller::drain`]) before it destroys them.
 
 use super::iocp::{CompletionPort, MAX_FINITE_MS, NO_LIMIT_MS};
-use crate::busy_poll::BusyPoll;
+use super::socket::{self, socket};
+use super::status;
+use crate::completion::CompletionHeader;
+use crate::op::OpPtr;
 use crate::reactor::descriptor::DescriptorState;
-use crate::sync::{self, AtomicBool, Mutex, Ordering::*};
+use crate::reactor::op::RawFd;
+use crate::sync::{self, AtomicBool, AtomicUsize, Mutex, Ordering::*};
 use std::io;
 use std::ptr::{self, NonNull};
 use std::time::{Duration, Instant};
+use windows_sys::Win32::Foundation::NTSTATUS;
 use windows_sys::Win32::System::IO::OVERLAPPED_ENTRY;
 
 /// The completion key of wake-up packets: not 0, so that an entry the port
 /// never filled cannot pass for one; handles associated with the port later
 /// get keys of their own.
 pub(super) const WAKE: usize = 1;
+
+/// The completion key of sockets: their packets carry an operation.
+pub(super) const IO: usize = 2;
+
+/// The descriptor state's `registered` bit saying that the socket's
+/// operations that finish inside their call queue no packet.
+pub(crate) const SKIPS_ON_SUCCESS: u32 = 1;
 
 /// How many packets one wait takes out of the port at most: a burst of
 /// completions costs one call, and the batch stays small on the stack.
@@ -52,6 +70,9 @@ pub(crate) struct Poller {
     /// A wake-up packet is in the port or being taken out of it.
     wake_pending: AtomicBool,
     clock: Mutex<Clock>,
+    /// Operations started and not yet harvested (or finished in their
+    /// call).
+    in_flight: AtomicUsize,
 }
 
 impl Poller {
@@ -60,18 +81,18 @@ impl Poller {
             port: CompletionPort::new()?,
             wake_pending: AtomicBool::new(false),
             clock: Mutex::new(Clock::default()),
+            in_flight: AtomicUsize::new(0),
         })
     }
 
-    /// Waits until woken, the timer is due, or `timeout` passes; returns
-    /// true if the timer is due. Busy polling does not apply yet: nothing
-    /// but wake-ups and timers can arrive.
-    pub(crate) fn wait(
+    /// Waits until woken, an operation completes, the timer is due, or
+    /// `timeout` passes; gives every completed operation to `on_done` and
+    /// returns true if the timer is due. Busy polling does not apply: a
+    /// completion port has no cheaper look than the wait itself.
+    pub(crate) fn wait_io(
         &self,
         timeout: Option<Duration>,
-        _busy: &BusyPoll,
-        _max_poll_ns: u32,
-        _on_ready: impl FnMut(NonNull<DescriptorState>, u32),
+        mut on_done: impl FnMut(OpPtr),
     ) -> bool {
         let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
         let mut entries = [OVERLAPPED_ENTRY::default(); ENTRIES_PER_WAIT];
@@ -81,19 +102,82 @@ impl Poller {
                 .port
                 .dequeue(&mut entries, ms)
                 .unwrap_or_else(|e| panic!("GetQueuedCompletionStatusEx failed: {e}"));
-            for p in packets {
-                if p.lpCompletionKey == WAKE {
-                    // Cleared before this thread looks at the scheduler's
-                    // queue again: a wake-up wanted from now on needs a
-                    // packet of its own.
-                    self.wake_pending.store(false, SeqCst);
-                }
-            }
+            self.take(packets, &mut on_done);
             // A timeout can end a little early (the port counts in clock
             // ticks): only packets or a passed deadline end the wait.
             if !packets.is_empty() || last {
                 return self.end_wait();
             }
+        }
+    }
+
+    /// The readiness wait of the other platforms' pollers (no descriptor
+    /// is ever ready here); the tests of the wake-ups and timers use it.
+    #[cfg(test)]
+    pub(crate) fn wait(
+        &self,
+        timeout: Option<Duration>,
+        _busy: &crate::busy_poll::BusyPoll,
+        _max_poll_ns: u32,
+        _on_ready: impl FnMut(NonNull<DescriptorState>, u32),
+    ) -> bool {
+        self.wait_io(timeout, drop)
+    }
+
+    /// Handles dequeued packets: wake-ups, and operations to hand on.
+    fn take(&self, packets: &[OVERLAPPED_ENTRY], on_done: &mut impl FnMut(OpPtr)) {
+        for p in packets {
+            match p.lpCompletionKey {
+                // Cleared before this thread looks at the scheduler's
+                // queue again: a wake-up wanted from now on needs a packet
+                // of its own.
+                WAKE => self.wake_pending.store(false, SeqCst),
+                IO => {
+                    let ovl = p.lpOverlapped;
+                    // SAFETY: packets under `IO` come from operations
+                    // issued on associated sockets, each with the slot of
+                    // a live completion operation; the kernel is done with
+                    // it, so it is ours now, and its status is final.
+                    let op = unsafe {
+                        let status = (*ovl).Internal as NTSTATUS;
+                        let result = status::result(status, p.dwNumberOfBytesTransferred);
+                        CompletionHeader::land(CompletionHeader::from_slot(ovl), result)
+                    };
+                    self.in_flight.fetch_sub(1, SeqCst);
+                    on_done(op);
+                }
+                _ => {}
+            }
+        }
+    }
+
+    /// An operation is about to be issued: the kernel may hold it.
+    pub(crate) fn launching(&self) {
+        self.in_flight.fetch_add(1, SeqCst);
+    }
+
+    /// An operation counted by [`Poller::launching`] finished inside its
+    /// call: no packet will come for it.
+    pub(crate) fn landed_inline(&self) {
+        self.in_flight.fetch_sub(1, SeqCst);
+    }
+
+    /// Waits (up to `patience`) for the packets of every operation in
+    /// flight, giving each to `on_done`; the context is shutting down and
+    /// has cancelled them all. Operations whose packet does not come in
+    /// time are left to the kernel, and their blocks are never freed.
+    pub(crate) fn drain(&self, patience: Duration, mut on_done: impl FnMut(OpPtr)) {
+        let deadline = Instant::now() + patience;
+        let mut entries = [OVERLAPPED_ENTRY::default(); ENTRIES_PER_WAIT];
+        while self.in_flight.load(SeqCst) > 0 {
+            let now = Instant::now();
+            if now >= deadline {
+                return;
+            }
+            let Ok(packets) = self.port.dequeue(&mut entries, timeout_ms(deadline - now)) else {
+                return;
+            };
+            self.take(packets, &mut on_done);
         }
     }
 
@@ -154,13 +238,44 @@ impl Poller {
         }
     }
 
-    no_descriptors!("the IOCP backend has no socket operations yet");
+    /// Associates a socket with the port; returns the state's
+    /// `registered` bits ([`SKIPS_ON_SUCCESS`] if granted).
+    pub(crate) fn register(&self, fd: RawFd, _state: NonNull<DescriptorState>) -> io::Result<u32> {
+        let skips = socket::associate(&self.port, socket(fd), IO)?;
+        Ok(if skips { SKIPS_ON_SUCCESS } else { 0 })
+    }
+
+    /// Associates a handle of the user's under [`IO`], without skipping
+    /// packets on success: its calls' packets always come.
+    pub(crate) fn associate(&self, handle: std::os::windows::io::RawHandle) -> io::Result<()> {
+        self.port.associate(handle.cast(), IO)
+    }
+
+    /// Writes need no extra interest: every operation has its own packet.
+    pub(crate) fn want_write(
+        &self,
+        _fd: RawFd,
+        _state: NonNull<DescriptorState>,
+        current: u32,
+    ) -> io::Result<u32> {
+        Ok(current)
+    }
+
+    /// Closing the socket ends its association; its operations are
+    /// cancelled when it is closed.
+    pub(crate) fn deregister(&self, _fd: RawFd) {}
 
     /// `Some(when it wakes by itself)` while a thread waits (tests).
     #[cfg(test)]
     pub(super) fn waiter(&self) -> Option<Option<Instant>> {
         let c = sync::lock(&self.clock);
         c.waiting.then_some(c.wakes_at)
+    }
+
+    /// Operations the kernel may hold (tests).
+    #[cfg(test)]
+    pub(crate) fn in_flight(&self) -> usize {
+        self.in_flight.load(SeqCst)
     }
 
     #[cfg(test)]

@@ -1,0 +1,264 @@
+//! Operations that the kernel owns from the call that starts them until
+//! their completion is dequeued: the completion backends' side of an I/O
+//! operation (Asio's `win_iocp_operation`; io_uring's submissions will
+//! have the same shape).
+//!
+//! A readiness operation (`reactor/op.rs`) is only ever touched by
+//! proactor: the reactor tries its system call and may drop it at any
+//! time. A completion operation is different: once started, the kernel
+//! writes into its buffer and into its slot (the `OVERLAPPED` on Windows)
+//! until it reports the completion, and only that report may free it.
+//! So the block owns everything the kernel reads or writes (slot, buffer,
+//! addresses), and nothing else frees it: dropping the future or the
+//! handler's owner, cancelling, closing the socket, even dropping the
+//! context (see the backends' `shutdown`) all wait for that report.
+//!
+//! [`CompletionOp`] starts with a scheduler [`OpHeader`], so that the
+//! harvested operation is queued on the scheduler as it is; running it
+//! calls the handler with [`Completion::into_args`] of the result.
+
+use crate::op::recycle::{self, Spare};
+use crate::op::{Action, OpHeader, OpPtr};
+use crate::reactor::op::RawFd;
+use crate::sync::{self, Arc, Mutex, MutexGuard};
+use crate::sys::OpSlot;
+use crate::token::{CancellationSlot, CompletionHandler};
+use std::alloc::Layout;
+use std::io;
+use std::mem::ManuallyDrop;
+use std::ptr::{self, NonNull};
+
+/// An operation whose outcome the kernel reports.
+pub(crate) trait Completion: Send + 'static {
+    /// The completion handler's arguments.
+    type Args: Send + 'static;
+
+    /// The handler's arguments, given the kernel's result (bytes
+    /// transferred, or the error).
+    fn into_args(self, result: io::Result<usize>) -> Self::Args;
+}
+
+/// Where a cancellation request finds an operation (only operations whose
+/// handler has a cancellation slot have one).
+#[derive(Debug, Default)]
+pub(crate) enum Flight {
+    /// Not started yet.
+    #[default]
+    Ready,
+    /// Cancellation was requested before it started: it must not start.
+    Cancelled,
+    /// The kernel holds it: issued on this handle, with this slot address.
+    On(RawFd, usize),
+    /// Its completion arrived (or it finished inside its call).
+    Landed,
+}
+
+/// The [`Flight`] of one operation, shared with its cancellation handler.
+#[derive(Default)]
+pub(crate) struct InFlight(Mutex<Flight>);
+
+impl InFlight {
+    pub(crate) fn lock(&self) -> MutexGuard<'_, Flight> {
+        sync::lock(&self.0)
+    }
+}
+
+/// The type-erased prefix of every [`CompletionOp`].
+#[repr(C)]
+pub(crate) struct CompletionHeader {
+    op: OpHeader,
+    /// The kernel's part (zeroed before the operation starts).
+    slot: OpSlot,
+    result: io::Result<usize>,
+    /// The operation's flight record, or null (kept alive by the block).
+    flight: *const InFlight,
+}
+
+/// Where `slot` sits in a [`CompletionHeader`]: `#[repr(C)]` puts it right
+/// after the scheduler header, rounded up to its alignment.
+const SLOT_OFFSET: usize = {
+    let align = std::mem::align_of::<OpSlot>();
+    std::mem::size_of::<OpHeader>().div_ceil(align) * align
+};
+
+impl CompletionHeader {
+    /// The operation that owns `slot`.
+    ///
+    /// # Safety
+    /// `slot` is the slot of a live [`CompletionOp`].
+    pub(crate) unsafe fn from_slot(slot: *mut OpSlot) -> NonNull<CompletionHeader> {
+        // SAFETY: the slot sits `SLOT_OFFSET` bytes into the header, which
+        // starts its block (caller's contract).
+        unsafe { NonNull::new_unchecked(slot.cast::<u8>().sub(SLOT_OFFSET).cast()) }
+    }
+
+    /// The kernel's part of the operation.
+    ///
+    /// # Safety
+    /// `this` is a live operation.
+    pub(crate) unsafe fn slot(this: NonNull<CompletionHeader>) -> *mut OpSlot {
+        // SAFETY: a field of the live header; no reference is made.
+        unsafe { ptr::addr_of_mut!((*this.as_ptr()).slot) }
+    }
+
+    /// Records the outcome, ends the operation's flight (a cancellation
+    /// request arriving from now on finds nothing to cancel), and hands
+    /// the finished operation over to be queued.
+    ///
+    /// # Safety
+    /// `this` is a live operation that the kernel no longer holds and that
+    /// the caller owns.
+    pub(crate) unsafe fn land(this: NonNull<CompletionHeader>, result: io::Result<usize>) -> OpPtr {
+        // SAFETY: caller's contract: nobody else touches the block.
+        unsafe {
+            let h = this.as_ptr();
+            (*h).result = result;
+            if let Some(flight) = (*h).flight.as_ref() {
+                *flight.lock() = Flight::Landed;
+            }
+            OpPtr::from_raw(this.cast())
+        }
+    }
+}
+
+/// An operation, its handler and everything the kernel uses: one block.
+#[repr(C)]
+pub(crate) struct CompletionOp<O, H> {
+    header: CompletionHeader,
+    op: ManuallyDrop<O>,
+    handler: ManuallyDrop<H>,
+    /// The handler's cancellation slot installation, and the flight record
+    /// the header points to.
+    cancel: ManuallyDrop<Option<(CancellationSlot, u64, Arc<InFlight>)>>,
+    /// Where the block goes when the operation ends (its I/O object's spare
+    /// for this kind of operation), or null. Spares live as long as the
+    /// reactor, which outlives every operation.
+    spare: *const Spare,
+}
+
+/// A freshly allocated operation, not started: its owner may reach the
+/// operation's parts until it hands it over (to the kernel or a queue).
+pub(crate) struct Unstarted<O> {
+    header: NonNull<CompletionHeader>,
+    op: *mut O,
+    /// The flight record, if the handler can be cancelled.
+    pub(crate) flight: Option<Arc<InFlight>>,
+}
+
+/// What the starter installs in the handler's cancellation slot.
+pub(crate) struct SlotInstall {
+    pub(crate) slot: CancellationSlot,
+    pub(crate) id: u64,
+}
+
+impl<O: Completion, H: CompletionHandler<O::Args>> CompletionOp<O, H> {
+    const LAYOUT: Layout = Layout::new::<Self>();
+
+    /// Allocates the operation (from `spare` if it has a block). If the
+    /// handler has a cancellation slot, also returns what to install in it.
+    pub(crate) fn alloc(
+        op: O,
+        handler: H,
+        spare: Option<&Spare>,
+    ) -> (Unstarted<O>, Option<SlotInstall>) {
+        let install = handler.cancellation_slot().map(|slot| SlotInstall {
+            slot,
+            id: crate::token::next_id(),
+        });
+        let flight = install.as_ref().map(|_| Arc::new(InFlight::default()));
+        let block = recycle::alloc_with(Self::LAYOUT, spare).cast::<Self>();
+        let this = block.as_ptr();
+        // SAFETY: fresh memory with the layout of `Self`; the slot is
+        // zeroed, as the kernel requires of a new request.
+        unsafe {
+            this.write(CompletionOp {
+                header: CompletionHeader {
+                    op: OpHeader::new(Self::func),
+                    slot: std::mem::zeroed(),
+                    result: Ok(0),
+                    flight: flight.as_ref().map_or(ptr::null(), Arc::as_ptr),
+                },
+                op: ManuallyDrop::new(op),
+                handler: ManuallyDrop::new(handler),
+                cancel: ManuallyDrop::new(
+                    install
+                        .as_ref()
+                        .zip(flight.clone())
+                        .map(|(i, f)| (i.slot.clone(), i.id, f)),
+                ),
+                spare: spare.map_or(ptr::null(), |s| s as *const Spare),
+            });
+            debug_assert_eq!(
+                ptr::addr_of_mut!((*this).header.slot).cast::<u8>(),
+                this.cast::<u8>().add(SLOT_OFFSET)
+            );
+            let op = ptr::addr_of_mut!((*this).op).cast::<O>();
+            (
+                Unstarted {
+                    header: block.cast(),
+                    op,
+                    flight,
+                },
+                install,
+            )
+        }
+    }
+
+    unsafe fn func(p: NonNull<OpHeader>, action: Action) {
+        let this = p.cast::<Self>().as_ptr();
+        // SAFETY: we own the live operation, which the kernel no longer
+        // holds (it was harvested, or never started). Its parts are moved
+        // out and the header dropped in place before the block is freed;
+        // the handler then runs on memory that is no longer the
+        // operation's.
+        let (op, handler, cancel, result) = unsafe {
+            let op = ManuallyDrop::into_inner(ptr::read(&(*this).op));
+            let handler = ManuallyDrop::into_inner(ptr::read(&(*this).handler));
+            let cancel = ManuallyDrop::into_inner(ptr::read(&(*this).cancel));
+            let result = ptr::read(&(*this).header.result);
+            let spare = (*this).spare.as_ref();
+            ptr::drop_in_place(ptr::addr_of_mut!((*this).header.op));
+            recycle::dealloc_with(p.cast(), Self::LAYOUT, spare);
+            (op, handler, cancel, result)
+        };
+        // Finished: a later request must not reach a successor.
+        if let Some((slot, id, _flight)) = cancel {
+            slot.clear_if(id);
+        }
+        match action {
+            Action::Run => handler.complete(op.into_args(result)),
+            Action::Destroy => drop((op, handler)),
+        }
+    }
+}
+
+impl<O> Unstarted<O> {
+    /// The operation and its slot, to issue its call. After the call has
+    /// handed it to the kernel, neither may be touched (the completion
+    /// can be harvested and run on another thread at once): the caller
+    /// then gives up the operation with [`Unstarted::launched`].
+    pub(crate) fn parts(&mut self) -> (&mut O, *mut OpSlot) {
+        // SAFETY: the block is live and ours until it is handed over.
+        unsafe { (&mut *self.op, CompletionHeader::slot(self.header)) }
+    }
+
+    /// Finishes the operation without the kernel: it is ready to be queued.
+    pub(crate) fn finish(self, result: io::Result<usize>) -> OpPtr {
+        let header = self.header;
+        std::mem::forget(self);
+        // SAFETY: never handed to the kernel, so ours alone.
+        unsafe { CompletionHeader::land(header, result) }
+    }
+
+    /// The kernel holds the operation now: only its completion ends it.
+    pub(crate) fn launched(self) {
+        std::mem::forget(self);
+    }
+}
+
+impl<O> Drop for Unstarted<O> {
+    fn drop(&mut self) {
+        // SAFETY: never handed over, so ours alone: destroyed unrun.
+        drop(unsafe { OpPtr::from_raw(self.header.cast()) });
+    }
+}

@@ -1,0 +1,126 @@
+//! Windows only: overlapped calls of your own on the context's completion
+//! port (Asio's `windows::overlapped_ptr`).
+//!
+//! Associate the handle once with [`associate_handle`], then, for each
+//! call, make an [`OverlappedPtr`] holding the handler, pass
+//! [`get`](OverlappedPtr::get) to the call, and tell the pointer how the
+//! call went: [`release`](OverlappedPtr::release) when the kernel will
+//! queue a packet (the call returned `ERROR_IO_PENDING`, or succeeded: no
+//! packet is skipped on handles associated this way),
+//! [`complete`](OverlappedPtr::complete) when it failed at once. The
+//! handler receives the byte count or the error, on the context, never
+//! inside these calls.
+//!
+//! ```no_run
+//! # #[cfg(windows)] fn f(ctx: &proactor::IoContext, file: &std::fs::File) -> std::io::Result<()> {
+//! use proactor::windows::{associate_handle, OverlappedPtr};
+//! use std::os::windows::io::AsHandle;
+//!
+//! associate_handle(&ctx.executor(), file.as_handle())?;
+//! let mut ptr = OverlappedPtr::new(&ctx.executor(), |r: std::io::Result<usize>| {
+//!     println!("read {r:?}");
+//! })?;
+//! let ovl = ptr.get();
+//! // ... ReadFile(handle, buf, len, null, ovl) ...
+//! # let pending = true;
+//! if pending { ptr.release() } else { ptr.complete(Err(std::io::Error::last_os_error())) }
+//! # Ok(()) }
+//! ```
+//!
+//! The buffer the call uses must stay valid until the handler runs: the
+//! kernel writes into it until then. A context dropped while such a call
+//! is pending waits a while for its packet (proactor cannot cancel a
+//! handle it does not own): cancel or close your handles first.
+
+use crate::completion::{Completion, CompletionOp, Unstarted};
+use crate::executor::IoExecutor;
+use crate::reactor::Reactor;
+use crate::sync::Arc;
+use crate::token::CompletionHandler;
+use std::io;
+use std::os::windows::io::{AsRawHandle, BorrowedHandle};
+
+pub use windows_sys::Win32::System::IO::OVERLAPPED;
+
+/// Associates `handle` (opened for overlapped I/O) with `ex`'s context, so
+/// that the packets of calls made with an [`OverlappedPtr`] of that
+/// context arrive there. A handle is associated once, for its whole life.
+pub fn associate_handle(ex: &IoExecutor, handle: BorrowedHandle<'_>) -> io::Result<()> {
+    ex.sched.reactor()?.associate_handle(handle.as_raw_handle())
+}
+
+/// The operation behind an [`OverlappedPtr`]: only a result.
+struct UserCall;
+
+impl Completion for UserCall {
+    type Args = (io::Result<usize>,);
+
+    fn into_args(self, result: io::Result<usize>) -> Self::Args {
+        (result,)
+    }
+}
+
+/// An `OVERLAPPED` for one call of your own, and the handler its outcome
+/// goes to. It holds outstanding work from its creation until the handler
+/// runs (or it is dropped unused, which drops the handler unrun).
+pub struct OverlappedPtr {
+    op: Option<Unstarted<UserCall>>,
+    reactor: Arc<Reactor>,
+    ex: IoExecutor,
+}
+
+// SAFETY: the operation block is owned by this value alone until it is
+// handed over, and everything in it (the handler) is `Send`.
+unsafe impl Send for OverlappedPtr {}
+
+impl OverlappedPtr {
+    /// A zeroed `OVERLAPPED` for a call whose outcome goes to `handler`.
+    pub fn new<H: CompletionHandler<(io::Result<usize>,)>>(
+        ex: &IoExecutor,
+        handler: H,
+    ) -> io::Result<OverlappedPtr> {
+        let reactor = ex.sched.reactor()?.clone();
+        ex.sched.work_started();
+        let (op, _) = CompletionOp::alloc(UserCall, handler, None);
+        Ok(OverlappedPtr {
+            op: Some(op),
+            reactor,
+            ex: ex.clone(),
+        })
+    }
+
+    /// The `OVERLAPPED` to pass to the call. It stays where it is until
+    /// the handler runs.
+    pub fn get(&mut self) -> *mut OVERLAPPED {
+        match self.op.as_mut() {
+            Some(op) => op.parts().1,
+            None => unreachable!("only release and complete take the operation"),
+        }
+    }
+
+    /// The call will queue a packet: the kernel owns the `OVERLAPPED` now,
+    /// and the packet runs the handler.
+    pub fn release(mut self) {
+        if let Some(op) = self.op.take() {
+            self.reactor.user_call_launched();
+            op.launched();
+        }
+    }
+
+    /// The call failed at once (or was never made): the handler runs with
+    /// `result`, posted.
+    pub fn complete(mut self, result: io::Result<usize>) {
+        if let Some(op) = self.op.take() {
+            self.ex.sched.post_completion(op.finish(result));
+        }
+    }
+}
+
+impl Drop for OverlappedPtr {
+    fn drop(&mut self) {
+        if let Some(op) = self.op.take() {
+            drop(op);
+            self.ex.sched.work_finished(1);
+        }
+    }
+}

@@ -277,25 +277,28 @@ NOTES = """
   shows the same server with `PROACTOR_BUSY_POLL_US=0`. With 100 sessions,
   waits find several connections ready and polling stays off.
 - **Timers.** With 100,000 timers spread over 100 ms, the wall time is the
-  spread plus the set-up; proactor's set-up costs more, and at a million
-  timers (where processing dominates) so does firing. The reason is
-  structural: a Rust timer may be moved while a wait is pending, so its
-  queue entry lives in a heap block of its own, one allocation per timer
-  that Asio (whose per-timer data lives inside the timer object) does not
-  make, and one more block to touch when a timer fires. Putting the wait
-  inside that block (tried) made firing faster but the larger blocks
-  slower to set up (glibc returns them to the system between repetitions
-  and faults them in again).
+  spread plus the set-up (new timer, `expires_after`, `async_wait`), where
+  proactor pays a few per cent more: a Rust timer may be moved while a
+  wait is pending, so its queue entry lives in a heap block of its own (an
+  allocation per timer that Asio, whose per-timer data lives inside the
+  timer object, does not make), and a timer is safe to use from several
+  threads, so `expires_after` takes the timer lock (Asio skips it when no
+  wait is pending). With a million timers, where firing dominates, the
+  heap's cache lines (a node's four children fill one) and the prefetch of
+  the next heap level and of the next queued operation put proactor ahead.
 - **Ping-pong with 100 sessions** is bound by the kernel (over 90% of the
   server's time is in `recvfrom`, `sendto` and the TCP stack) and the
   client shares the two CPUs: differences of a few per cent between
   servers are within the run-to-run spread on this machine (±10% between
   repetitions of one server). proactor makes 1 `recvfrom` and 1 `sendto`
   per message (Asio: 1.5 `recvfrom`, from reads tried before data came)
-  and about 0.1-0.25 `epoll_wait`. With two server threads, tokio's
-  scheduler wakes its second thread almost never (0.006 futex calls per
-  message, against 0.12 for proactor and 0.23 for Asio), which leaves the
-  client more of the machine.
+  and about 0.1-0.25 `epoll_wait` (with handlers queued, the reactor's
+  turn is skipped up to 16 times in a row). With two server threads,
+  tokio's scheduler wakes its second thread rarely (0.025 futex calls per
+  message, against 0.09-0.13 for proactor and 0.23 for Asio: both follow
+  Asio's rule of waking an idle thread whenever more than one handler is
+  queued, which a blocking handler needs to let the others progress),
+  which leaves the client more of the machine.
 """
 
 

@@ -243,15 +243,19 @@ impl<O> Unstarted<O> {
     }
 
     /// Finishes the operation without the kernel: it is ready to be queued.
-    pub(crate) fn finish(self, result: io::Result<usize>) -> OpPtr {
+    pub(crate) fn finish(mut self, result: io::Result<usize>) -> OpPtr {
         let header = self.header;
+        // The block keeps its own reference to the record.
+        drop(self.flight.take());
         std::mem::forget(self);
         // SAFETY: never handed to the kernel, so ours alone.
         unsafe { CompletionHeader::land(header, result) }
     }
 
     /// The kernel holds the operation now: only its completion ends it.
-    pub(crate) fn launched(self) {
+    pub(crate) fn launched(mut self) {
+        // The block keeps its own reference to the record.
+        drop(self.flight.take());
         std::mem::forget(self);
     }
 }

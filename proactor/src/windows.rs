@@ -16,7 +16,8 @@
 //! use proactor::windows::{associate_handle, OverlappedPtr};
 //! use std::os::windows::io::AsHandle;
 //!
-//! associate_handle(&ctx.executor(), file.as_handle())?;
+//! // SAFETY: every overlapped call on `file` goes through an OverlappedPtr.
+//! unsafe { associate_handle(&ctx.executor(), file.as_handle())? };
 //! let mut ptr = OverlappedPtr::new(&ctx.executor(), |r: std::io::Result<usize>| {
 //!     println!("read {r:?}");
 //! })?;
@@ -45,7 +46,15 @@ pub use windows_sys::Win32::System::IO::OVERLAPPED;
 /// Associates `handle` (opened for overlapped I/O) with `ex`'s context, so
 /// that the packets of calls made with an [`OverlappedPtr`] of that
 /// context arrive there. A handle is associated once, for its whole life.
-pub fn associate_handle(ex: &IoExecutor, handle: BorrowedHandle<'_>) -> io::Result<()> {
+///
+/// # Safety
+/// From now on, every overlapped call on `handle` that queues a packet
+/// must pass the `OVERLAPPED` of an [`OverlappedPtr`] of this context (or
+/// none): the context takes each packet's `OVERLAPPED` for one of its own
+/// operations, so a packet for any other `OVERLAPPED` (another library's
+/// call on the same handle, for one) would make it write to and free
+/// memory it does not own.
+pub unsafe fn associate_handle(ex: &IoExecutor, handle: BorrowedHandle<'_>) -> io::Result<()> {
     ex.sched.reactor()?.associate_handle(handle.as_raw_handle())
 }
 
@@ -82,6 +91,9 @@ impl OverlappedPtr {
         let reactor = ex.sched.reactor()?.clone();
         ex.sched.work_started();
         let (op, _) = CompletionOp::alloc(UserCall, handler, None);
+        // Counted in flight from the start: the user's call may queue its
+        // packet, and the packet be taken, before `release` is called.
+        reactor.user_call_launched();
         Ok(OverlappedPtr {
             op: Some(op),
             reactor,
@@ -102,7 +114,6 @@ impl OverlappedPtr {
     /// and the packet runs the handler.
     pub fn release(mut self) {
         if let Some(op) = self.op.take() {
-            self.reactor.user_call_launched();
             op.launched();
         }
     }
@@ -111,6 +122,7 @@ impl OverlappedPtr {
     /// `result`, posted.
     pub fn complete(mut self, result: io::Result<usize>) {
         if let Some(op) = self.op.take() {
+            self.reactor.user_call_landed();
             self.ex.sched.post_completion(op.finish(result));
         }
     }
@@ -119,6 +131,7 @@ impl OverlappedPtr {
 impl Drop for OverlappedPtr {
     fn drop(&mut self) {
         if let Some(op) = self.op.take() {
+            self.reactor.user_call_landed();
             drop(op);
             self.ex.sched.work_finished(1);
         }

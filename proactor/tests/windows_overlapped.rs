@@ -24,7 +24,9 @@ fn an_overlapped_file_read_completes_through_the_context() {
         .open(&path)
         .unwrap();
     let ctx = IoContext::new().unwrap();
-    associate_handle(&ctx.executor(), file.as_handle()).unwrap();
+    // SAFETY: the only overlapped calls on `file` are this test's, each
+    // with an OverlappedPtr of this context.
+    unsafe { associate_handle(&ctx.executor(), file.as_handle()) }.unwrap();
     // Lives until the handler has run: the kernel writes into it.
     let mut buf = vec![0u8; 64];
     let (tx, rx) = mpsc::channel();

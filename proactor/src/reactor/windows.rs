@@ -88,6 +88,12 @@ impl Reactor {
         self.poller.launching();
     }
 
+    /// A user call counted by [`Reactor::user_call_launched`] will queue
+    /// no packet (it failed at once, or was never made).
+    pub(crate) fn user_call_landed(&self) {
+        self.poller.landed_inline();
+    }
+
     /// Asks the kernel to cancel every operation on the descriptor; each
     /// completes with its packet.
     pub(crate) fn cancel_in_flight(&self, fd: crate::reactor::op::RawFd) {

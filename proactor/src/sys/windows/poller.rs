@@ -132,6 +132,10 @@ impl Poller {
                 // queue again: a wake-up wanted from now on needs a packet
                 // of its own.
                 WAKE => self.wake_pending.store(false, SeqCst),
+                IO if p.lpOverlapped.is_null() => {
+                    // Not one of ours (a packet posted by hand, or a call
+                    // made without an OVERLAPPED on an associated handle).
+                }
                 IO => {
                     let ovl = p.lpOverlapped;
                     // SAFETY: packets under `IO` come from operations

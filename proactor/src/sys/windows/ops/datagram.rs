@@ -63,7 +63,10 @@ impl<B: IoBufMut> Overlapped for RecvFrom<B> {
         let read = &mut self.read;
         read.init = read.buf.bytes_init();
         let spare = read.buf.spare();
-        read.wsabuf = wsabuf(spare.as_mut_ptr().cast(), spare.len());
+        // Taken before the call: once it is pending, the block may be
+        // completed and freed on another thread before the call returns.
+        let room = spare.len();
+        read.wsabuf = wsabuf(spare.as_mut_ptr().cast(), room);
         let mut bytes = 0;
         // SAFETY: as in `ReadSome::issue`; the address storage and its
         // length live in the block too.
@@ -80,7 +83,7 @@ impl<B: IoBufMut> Overlapped for RecvFrom<B> {
                 None,
             )
         };
-        issued_datagram(r, bytes, read.wsabuf.0.len as usize)
+        issued_datagram(r, bytes, room)
     }
 }
 

@@ -20,13 +20,14 @@
 use crate::op::recycle::{self, Spare};
 use crate::op::{Action, OpHeader, OpPtr};
 use crate::reactor::op::RawFd;
-use crate::sync::{self, Arc, Mutex, MutexGuard};
+use crate::sync::{self, Arc, AtomicU8, Mutex, MutexGuard};
 use crate::sys::OpSlot;
 use crate::token::{CancellationSlot, CompletionHandler};
 use std::alloc::Layout;
 use std::io;
 use std::mem::ManuallyDrop;
 use std::ptr::{self, NonNull};
+use std::sync::atomic::Ordering::SeqCst;
 
 /// An operation whose outcome the kernel reports.
 pub(crate) trait Completion: Send + 'static {
@@ -72,6 +73,37 @@ pub(crate) struct CompletionHeader {
     result: io::Result<usize>,
     /// The operation's flight record, or null (kept alive by the block).
     flight: *const InFlight,
+    /// Who is done with the block, for a call whose packet is uncertain
+    /// (see [`Late`]).
+    late: AtomicU8,
+    /// Frees the block whose parts have been moved out.
+    free: unsafe fn(NonNull<CompletionHeader>),
+}
+
+/// The states of [`CompletionHeader::late`].
+///
+/// A call that fails inside itself with a *warning* status (a datagram
+/// larger than the buffer: `STATUS_BUFFER_OVERFLOW`) completes at once, as
+/// wine requires, which queues no packet for it; Windows may queue one all
+/// the same. So the block outlives its handler until such a packet comes
+/// (forever, under wine): the handler's run and the packet each find out
+/// from this state whether the other has been, and the second frees the
+/// block.
+pub(crate) struct Late;
+
+impl Late {
+    /// An ordinary operation: its packet ends it.
+    pub(crate) const SETTLED: u8 = 0;
+    /// Its call is being issued: a packet that comes meanwhile waits for
+    /// the issuer's verdict.
+    pub(crate) const ISSUING: u8 = 1;
+    /// Completed at once; a packet may still come.
+    pub(crate) const UNCERTAIN: u8 = 2;
+    /// The handler's run has taken the parts; the block waits for the
+    /// packet.
+    pub(crate) const RAN: u8 = 3;
+    /// The packet came first; the handler's run frees the block.
+    pub(crate) const PACKET: u8 = 4;
 }
 
 /// Where `slot` sits in a [`CompletionHeader`]: `#[repr(C)]` puts it right
@@ -99,6 +131,62 @@ impl CompletionHeader {
     pub(crate) unsafe fn slot(this: NonNull<CompletionHeader>) -> *mut OpSlot {
         // SAFETY: a field of the live header; no reference is made.
         unsafe { ptr::addr_of_mut!((*this.as_ptr()).slot) }
+    }
+
+    /// The issuer's verdict on the packet of the call it just made: `late`
+    /// is [`Late::SETTLED`] or [`Late::UNCERTAIN`].
+    ///
+    /// # Safety
+    /// `this` is a live operation whose call was issued with
+    /// [`Late::ISSUING`] set (so no packet handler has touched it).
+    pub(crate) unsafe fn settle(this: NonNull<CompletionHeader>, late: u8) {
+        // SAFETY: caller's contract: the block is alive until the packet
+        // handler sees this store.
+        unsafe { (*this.as_ptr()).late.store(late, SeqCst) };
+    }
+
+    /// Marks the call about to be issued (see [`Late::ISSUING`]).
+    ///
+    /// # Safety
+    /// `this` is a live operation not yet handed to the kernel.
+    pub(crate) unsafe fn issuing(this: NonNull<CompletionHeader>) {
+        // SAFETY: caller's contract.
+        unsafe { (*this.as_ptr()).late.store(Late::ISSUING, SeqCst) };
+    }
+
+    /// A packet for `this` has come: true if it is an operation's real
+    /// completion, to be landed and run; false if the operation already
+    /// completed at once (then the block is freed here, or by the
+    /// handler's run, whichever is second).
+    ///
+    /// # Safety
+    /// `this` is the block of the packet's slot, alive.
+    pub(crate) unsafe fn packet_ends_it(this: NonNull<CompletionHeader>) -> bool {
+        // SAFETY: caller's contract; the block stays alive while the state
+        // says nobody has freed it.
+        let late = unsafe { &(*this.as_ptr()).late };
+        let mut round = 0;
+        loop {
+            match late.load(SeqCst) {
+                Late::SETTLED => return true,
+                Late::ISSUING => {
+                    // The issuer decides right after its call returns.
+                    sync::spin_wait(round);
+                    round += 1;
+                }
+                _ => {
+                    if late
+                        .compare_exchange(Late::UNCERTAIN, Late::PACKET, SeqCst, SeqCst)
+                        .is_err()
+                    {
+                        // The handler has run: this is the last use.
+                        // SAFETY: the parts are gone; only the block is left.
+                        unsafe { ((*this.as_ptr()).free)(this) };
+                    }
+                    return false;
+                }
+            }
+        }
     }
 
     /// Records the outcome, ends the operation's flight (a cancellation
@@ -177,6 +265,8 @@ impl<O: Completion, H: CompletionHandler<O::Args>> CompletionOp<O, H> {
                     slot: std::mem::zeroed(),
                     result: Ok(0),
                     flight: flight.as_ref().map_or(ptr::null(), Arc::as_ptr),
+                    late: AtomicU8::new(Late::SETTLED),
+                    free: Self::free,
                 },
                 op: ManuallyDrop::new(op),
                 handler: ManuallyDrop::new(handler),
@@ -204,21 +294,43 @@ impl<O: Completion, H: CompletionHandler<O::Args>> CompletionOp<O, H> {
         }
     }
 
+    /// Frees the block; its parts have been moved out.
+    ///
+    /// # Safety
+    /// `h` is the header of a `Self` block whose parts were taken, used
+    /// by nobody else.
+    unsafe fn free(h: NonNull<CompletionHeader>) {
+        let this = h.cast::<Self>().as_ptr();
+        // SAFETY: caller's contract; the header is dropped in place (the
+        // result was moved out with the parts).
+        unsafe {
+            let spare = (*this).spare.as_ref();
+            ptr::drop_in_place(ptr::addr_of_mut!((*this).header.op));
+            recycle::dealloc_with(h.cast(), Self::LAYOUT, spare);
+        }
+    }
+
     unsafe fn func(p: NonNull<OpHeader>, action: Action) {
         let this = p.cast::<Self>().as_ptr();
         // SAFETY: we own the live operation, which the kernel no longer
-        // holds (it was harvested, or never started). Its parts are moved
-        // out and the header dropped in place before the block is freed;
-        // the handler then runs on memory that is no longer the
+        // holds (it was harvested, or never started, or completed at once
+        // with its packet uncertain). Its parts are moved out, then the
+        // block is freed (unless a packet may still come for it: see
+        // `Late`); the handler then runs on memory that is no longer the
         // operation's.
         let (op, handler, cancel, result) = unsafe {
             let op = ManuallyDrop::into_inner(ptr::read(&(*this).op));
             let handler = ManuallyDrop::into_inner(ptr::read(&(*this).handler));
             let cancel = ManuallyDrop::into_inner(ptr::read(&(*this).cancel));
             let result = ptr::read(&(*this).header.result);
-            let spare = (*this).spare.as_ref();
-            ptr::drop_in_place(ptr::addr_of_mut!((*this).header.op));
-            recycle::dealloc_with(p.cast(), Self::LAYOUT, spare);
+            let late = &(*this).header.late;
+            let keep = late.load(SeqCst) != Late::SETTLED
+                && late
+                    .compare_exchange(Late::UNCERTAIN, Late::RAN, SeqCst, SeqCst)
+                    .is_ok();
+            if !keep {
+                Self::free(p.cast());
+            }
             (op, handler, cancel, result)
         };
         // Finished: a later request must not reach a successor.
@@ -233,6 +345,11 @@ impl<O: Completion, H: CompletionHandler<O::Args>> CompletionOp<O, H> {
 }
 
 impl<O> Unstarted<O> {
+    /// The block's header.
+    pub(crate) fn header(&self) -> NonNull<CompletionHeader> {
+        self.header
+    }
+
     /// The operation and its slot, to issue its call. After the call has
     /// handed it to the kernel, neither may be touched (the completion
     /// can be harvested and run on another thread at once): the caller
@@ -264,5 +381,78 @@ impl<O> Drop for Unstarted<O> {
     fn drop(&mut self) {
         // SAFETY: never handed over, so ours alone: destroyed unrun.
         drop(unsafe { OpPtr::from_raw(self.header.cast()) });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::AtomicUsize;
+
+    /// An operation that only reports its result.
+    struct Probe;
+
+    impl Completion for Probe {
+        type Args = (io::Result<usize>,);
+
+        fn into_args(self, result: io::Result<usize>) -> Self::Args {
+            (result,)
+        }
+    }
+
+    /// A handler that counts its runs and records the result.
+    fn probe(runs: &Arc<AtomicUsize>) -> (Unstarted<Probe>, NonNull<CompletionHeader>) {
+        let runs = runs.clone();
+        let (op, _) = CompletionOp::alloc(
+            Probe,
+            move |r: io::Result<usize>| {
+                assert_eq!(r.unwrap(), 7);
+                runs.fetch_add(1, SeqCst);
+            },
+            None,
+        );
+        let header = op.header();
+        (op, header)
+    }
+
+    #[test]
+    fn an_ordinary_packet_ends_its_operation() {
+        let runs = Arc::new(AtomicUsize::new(0));
+        let (op, header) = probe(&runs);
+        op.launched();
+        // SAFETY: the block is alive and, "harvested", ours.
+        unsafe {
+            assert!(CompletionHeader::packet_ends_it(header));
+            CompletionHeader::land(header, Ok(7)).complete();
+        }
+        assert_eq!(runs.load(SeqCst), 1);
+    }
+
+    /// A call completed at once whose packet may still come: the handler
+    /// runs once whether the packet comes before it runs, after, or never,
+    /// and the packet is turned away.
+    #[test]
+    fn an_uncertain_packet_never_runs_the_operation_again() {
+        for packet_first in [true, false] {
+            let runs = Arc::new(AtomicUsize::new(0));
+            let (op, header) = probe(&runs);
+            // SAFETY: the block is ours; the "packet" below is handled
+            // after the verdict, as the poller's would be.
+            unsafe {
+                CompletionHeader::issuing(header);
+                CompletionHeader::settle(header, Late::UNCERTAIN);
+            }
+            let done = op.finish(Ok(7));
+            if packet_first {
+                // SAFETY: the block is alive until both have been.
+                assert!(!unsafe { CompletionHeader::packet_ends_it(header) });
+            }
+            done.complete();
+            if !packet_first {
+                // SAFETY: kept alive for the packet, which frees it.
+                assert!(!unsafe { CompletionHeader::packet_ends_it(header) });
+            }
+            assert_eq!(runs.load(SeqCst), 1, "packet first: {packet_first}");
+        }
     }
 }

@@ -4,7 +4,7 @@
 
 use super::descriptor::DescriptorState;
 use super::{libc_ebadf, Reactor, ReactorTask};
-use crate::completion::{Flight, Unstarted};
+use crate::completion::{CompletionHeader, Flight, Late, Unstarted};
 use crate::op::queue::OpQueue;
 use crate::scheduler::task::Task;
 use crate::sync;
@@ -48,25 +48,48 @@ impl Reactor {
             return self.sched().post_completion(op.finish(Err(e)));
         }
         let skips = g.registered & SKIPS_ON_SUCCESS != 0;
+        let header = op.header();
         let (o, slot) = op.parts();
         self.poller.launching();
         // SAFETY: `slot` is the operation's zeroed slot in its block, which
-        // only its packet (or the finish below) frees; the descriptor lock
-        // keeps the socket open for the call.
-        let done = match unsafe { o.issue(socket(g.fd), slot) } {
-            Issued::Pending => None,
-            Issued::Done(_) if !skips => None,
-            Issued::Done(n) => Some(Ok(n)),
-            Issued::Now(r) => Some(r),
+        // only its packet (or the finish below) frees, and no packet is
+        // handled before `settle` below; the descriptor lock keeps the
+        // socket open for the call.
+        let issued = unsafe {
+            CompletionHeader::issuing(header);
+            o.issue(socket(g.fd), slot)
+        };
+        let (done, late) = match issued {
+            Issued::Pending => (None, Late::SETTLED),
+            Issued::Done(_) if !skips => (None, Late::SETTLED),
+            Issued::Done(n) => (Some(Ok(n)), Late::SETTLED),
+            Issued::Now(r) => {
+                // SAFETY: as above: the block is ours until `settle`.
+                let status = unsafe { (*slot).Internal } as u32;
+                // A warning (severity 2) is reported as a failure of the
+                // call, yet Windows may queue a packet for it.
+                let late = if status >> 30 == 2 {
+                    Late::UNCERTAIN
+                } else {
+                    Late::SETTLED
+                };
+                (Some(r), late)
+            }
         };
         match done {
             None => {
                 if let Some(f) = on_record.as_deref_mut() {
                     *f = Flight::On(g.fd, slot as usize);
                 }
+                // SAFETY: the block is alive until this store lets a packet
+                // handler at it; it is not touched afterwards.
+                unsafe { CompletionHeader::settle(header, late) };
                 op.launched();
             }
             Some(r) => {
+                // SAFETY: ours (no packet handled yet, and none, or only
+                // one that `Late::UNCERTAIN` turns away, will be).
+                unsafe { CompletionHeader::settle(header, late) };
                 self.poller.landed_inline();
                 drop((on_record, g));
                 self.sched().post_completion(op.finish(r));

@@ -142,10 +142,17 @@ impl Poller {
                     // issued on associated sockets, each with the slot of
                     // a live completion operation; the kernel is done with
                     // it, so it is ours now, and its status is final.
+                    let header = unsafe { CompletionHeader::from_slot(ovl) };
+                    // SAFETY: as above; an operation that already completed
+                    // at once (its packet was uncertain) is not run again.
+                    if !unsafe { CompletionHeader::packet_ends_it(header) } {
+                        continue;
+                    }
+                    // SAFETY: as above.
                     let op = unsafe {
                         let status = (*ovl).Internal as NTSTATUS;
                         let result = status::result(status, p.dwNumberOfBytesTransferred);
-                        CompletionHeader::land(CompletionHeader::from_slot(ovl), result)
+                        CompletionHeader::land(header, result)
                     };
                     self.in_flight.fetch_sub(1, SeqCst);
                     on_done(op);

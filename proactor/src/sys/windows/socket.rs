@@ -12,7 +12,10 @@ use std::io;
 use std::os::windows::io::{BorrowedSocket, IntoRawSocket, OwnedSocket, RawSocket};
 use std::ptr;
 use windows_sys::Win32::Foundation::HANDLE;
-use windows_sys::Win32::Networking::WinSock::{closesocket, SOCKET, SOCKET_ERROR};
+use windows_sys::Win32::Networking::WinSock::{
+    closesocket, getsockopt, SOCKET, SOCKET_ERROR, SOL_SOCKET, SO_PROTOCOL_INFOW,
+    WSAPROTOCOL_INFOW, XP1_IFS_HANDLES,
+};
 use windows_sys::Win32::Storage::FileSystem::SetFileCompletionNotificationModes;
 use windows_sys::Win32::System::WindowsProgramming::{
     FILE_SKIP_COMPLETION_PORT_ON_SUCCESS, FILE_SKIP_SET_EVENT_ON_HANDLE,
@@ -41,9 +44,34 @@ pub(crate) fn fd_of(s: &OwnedSocket) -> RawFd {
 /// operation's packet comes, success or not.
 pub(crate) fn associate(port: &CompletionPort, s: SOCKET, key: usize) -> io::Result<bool> {
     port.associate(s as HANDLE, key)?;
+    if !ifs_handles(s) {
+        return Ok(false);
+    }
     let modes = (FILE_SKIP_COMPLETION_PORT_ON_SUCCESS | FILE_SKIP_SET_EVENT_ON_HANDLE) as u8;
     // SAFETY: `s` is a live socket handle.
     Ok(unsafe { SetFileCompletionNotificationModes(s as HANDLE, modes) } != 0)
+}
+
+/// Whether `s`'s provider hands out real file-system handles. A layered
+/// provider that does not (`XP1_IFS_HANDLES` unset) may accept the request
+/// to skip packets on success and then complete operations wrongly, so
+/// skipping is asked for only where it holds (an unreadable answer counts
+/// as "no").
+fn ifs_handles(s: SOCKET) -> bool {
+    // SAFETY: all-zero is a valid (empty) protocol description.
+    let mut info: WSAPROTOCOL_INFOW = unsafe { std::mem::zeroed() };
+    let mut len = std::mem::size_of::<WSAPROTOCOL_INFOW>() as i32;
+    // SAFETY: `info` and `len` describe a writable buffer of that size.
+    let r = unsafe {
+        getsockopt(
+            s,
+            SOL_SOCKET,
+            SO_PROTOCOL_INFOW,
+            ptr::addr_of_mut!(info).cast(),
+            &mut len,
+        )
+    };
+    r != SOCKET_ERROR && info.dwServiceFlags1 & XP1_IFS_HANDLES != 0
 }
 
 /// Asks the kernel to cancel `ovl` on `s` (all of its operations if `ovl`

@@ -8,6 +8,8 @@
 //! functions here are written once; [`IoOp`] names whichever applies.
 
 #[cfg(windows)]
+pub(crate) mod accept_retry;
+#[cfg(windows)]
 mod completion;
 pub(crate) mod core;
 #[macro_use]
@@ -250,3 +252,24 @@ mod start_op {
 }
 
 pub(crate) use start_op::Start;
+
+/// Starts an accept of an `S` on `core` (the listening socket's).
+#[cfg(unix)]
+pub(crate) fn accept<S: ops::FromFd>(
+    core: crate::sync::Arc<IoCore>,
+) -> impl crate::token::Initiation<(std::io::Result<S>,)> {
+    Start {
+        op: ops::AcceptAs::<S>::new(core.executor()),
+        core,
+        kind: crate::reactor::op::OpKind::Read,
+    }
+}
+
+/// Starts an accept of an `S` on `core` (the listening socket's); see
+/// [`accept_retry`] for why it differs.
+#[cfg(windows)]
+pub(crate) fn accept<S: ops::FromFd>(
+    core: crate::sync::Arc<IoCore>,
+) -> impl crate::token::Initiation<(std::io::Result<S>,)> {
+    accept_retry::AcceptRetrying::<S>::new(core)
+}

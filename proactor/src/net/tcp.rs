@@ -4,10 +4,8 @@ use super::{domain_of, ip, new_socket};
 use crate::compose::AsyncConnect;
 use crate::executor::IoExecutor;
 use crate::io::object::{impl_connect, io_object};
-use crate::io::ops::{with_sock, AcceptAs, FromFd, Io};
+use crate::io::ops::{with_sock, FromFd, Io};
 use crate::io::IoCore;
-use crate::io::Start;
-use crate::reactor::op::OpKind;
 use crate::reactor::OwnedFd;
 use crate::stream::impl_stream;
 use crate::sync::Arc;
@@ -272,11 +270,7 @@ impl TcpAcceptor {
         &self,
         token: T,
     ) -> T::Output {
-        token.launch(Start {
-            core: self.core.clone(),
-            op: AcceptAs::<TcpSocket>::new(self.core.executor()),
-            kind: OpKind::Read,
-        })
+        token.launch(crate::io::accept::<TcpSocket>(self.core.clone()))
     }
 }
 
@@ -295,5 +289,32 @@ impl FromFd for TcpSocket {
         Ok(TcpSocket {
             core: Arc::new(IoCore::with_fd(ex, fd)?),
         })
+    }
+}
+
+#[cfg(all(test, windows))]
+mod tests {
+    use super::*;
+    use crate::io::accept_retry::Again;
+    use crate::token::CompletionHandler;
+    use crate::IoContext;
+    use std::sync::mpsc;
+
+    /// An accept whose connection the peer reset before it was accepted
+    /// waits for the next connection instead of failing (wine cannot
+    /// reset a connection in that window, so the completion is simulated).
+    #[test]
+    fn an_accept_whose_connection_was_reset_waits_for_the_next() {
+        let ctx = IoContext::new().unwrap();
+        let a = TcpAcceptor::bind(&ctx.executor(), "127.0.0.1:0".parse().unwrap()).unwrap();
+        let (tx, rx) = mpsc::channel();
+        let again = Again::new(a.core.clone(), move |r: io::Result<TcpSocket>| {
+            tx.send(r.map(|s| s.local_addr().is_ok())).unwrap()
+        });
+        CompletionHandler::complete(again, (Err(io::ErrorKind::ConnectionReset.into()),));
+        assert!(rx.try_recv().is_err(), "the handler saw the reset");
+        let _peer = std::net::TcpStream::connect(a.local_addr().unwrap()).unwrap();
+        ctx.run();
+        assert!(rx.try_recv().unwrap().unwrap());
     }
 }

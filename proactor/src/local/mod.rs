@@ -6,7 +6,7 @@ use crate::buf::{IoBuf, IoBufMut};
 use crate::compose::AsyncConnect;
 use crate::executor::IoExecutor;
 use crate::io::object::{impl_connect, impl_connected_datagram, io_object};
-use crate::io::ops::{with_sock, AcceptAs, FromFd, Io, RecvFrom, SendTo};
+use crate::io::ops::{with_sock, FromFd, Io, RecvFrom, SendTo};
 use crate::io::Start;
 use crate::io::{FailWith, IoCore};
 use crate::net::new_socket;
@@ -167,11 +167,7 @@ impl UnixAcceptor {
         &self,
         token: T,
     ) -> T::Output {
-        token.launch(Start {
-            core: self.core.clone(),
-            op: AcceptAs::<UnixSocket>::new(self.core.executor()),
-            kind: OpKind::Read,
-        })
+        token.launch(crate::io::accept::<UnixSocket>(self.core.clone()))
     }
 }
 

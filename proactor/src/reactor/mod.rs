@@ -464,10 +464,7 @@ impl Reactor {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         };
-        let earlier = match (next, t.armed) {
-            (Some(n), Some(a)) => n < a,
-            (n, a) => n.is_some() && a.is_none(),
-        };
+        let earlier = next.is_some_and(|n| t.armed.map_or(true, |a| n < a));
         if force || earlier {
             t.armed = next;
             self.poller

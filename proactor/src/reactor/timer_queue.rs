@@ -283,11 +283,9 @@ impl<T: HeapKey> TimerQueue<T> {
             // The next level down is one of the four lines after the
             // children's line: fetch them while the children are compared.
             let below = first + 1;
-            if below < self.lines.len() {
-                for l in below..(below + ARITY).min(self.lines.len()) {
-                    // SAFETY: `l` is below the length.
-                    prefetch(unsafe { self.lines.as_ptr().add(l) });
-                }
+            for l in below..(below + ARITY).min(self.lines.len()) {
+                // SAFETY: `l` is below the length.
+                prefetch(unsafe { self.lines.as_ptr().add(l) });
             }
             // The smallest child (the first on ties).
             let mut child = first;

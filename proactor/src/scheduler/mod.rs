@@ -634,7 +634,6 @@ impl Scheduler {
         #[cfg(not(loom))]
         {
             use crate::busy_poll::Polled;
-            let max = self.busy_poll_ns();
             if self.idle.runners.load(Relaxed) >= self.flags.cpus {
                 // Every processor already has one of this context's threads:
                 // a spinner would take the last one from whatever else
@@ -643,6 +642,7 @@ impl Scheduler {
                 // less.
                 return false;
             }
+            let max = self.busy_poll_ns();
             let Some(mut window) = self.flags.spin.window(max, None) else {
                 return false;
             };

@@ -49,7 +49,7 @@ pub(crate) enum Flight {
     /// Cancellation was requested before it started: it must not start.
     Cancelled,
     /// The kernel holds it: issued on this handle, with this slot address.
-    On(RawFd, usize),
+    On(#[cfg_attr(not(windows), allow(dead_code))] RawFd, usize),
     /// Its completion arrived (or it finished inside its call).
     Landed,
 }
@@ -91,6 +91,8 @@ pub(crate) struct CompletionHeader {
 /// block.
 pub(crate) struct Late;
 
+// Only Windows issues calls whose packet is uncertain.
+#[cfg_attr(not(windows), allow(dead_code))]
 impl Late {
     /// An ordinary operation: its packet ends it.
     pub(crate) const SETTLED: u8 = 0;
@@ -118,10 +120,21 @@ impl CompletionHeader {
     ///
     /// # Safety
     /// `slot` is the slot of a live [`CompletionOp`].
+    #[cfg(windows)]
     pub(crate) unsafe fn from_slot(slot: *mut OpSlot) -> NonNull<CompletionHeader> {
         // SAFETY: the slot sits `SLOT_OFFSET` bytes into the header, which
         // starts its block (caller's contract).
         unsafe { NonNull::new_unchecked(slot.cast::<u8>().sub(SLOT_OFFSET).cast()) }
+    }
+
+    /// The operation's flight record, if its handler can be cancelled.
+    ///
+    /// # Safety
+    /// `this` is a live operation; the record lives as long as it does.
+    #[cfg(target_os = "linux")]
+    pub(crate) unsafe fn flight<'a>(this: NonNull<CompletionHeader>) -> Option<&'a InFlight> {
+        // SAFETY: caller's contract; the block holds a reference to it.
+        unsafe { (*this.as_ptr()).flight.as_ref() }
     }
 
     /// The kernel's part of the operation.
@@ -139,6 +152,7 @@ impl CompletionHeader {
     /// # Safety
     /// `this` is a live operation whose call was issued with
     /// [`Late::ISSUING`] set (so no packet handler has touched it).
+    #[cfg_attr(not(windows), allow(dead_code))]
     pub(crate) unsafe fn settle(this: NonNull<CompletionHeader>, late: u8) {
         // SAFETY: caller's contract: the block is alive until the packet
         // handler sees this store.
@@ -149,6 +163,7 @@ impl CompletionHeader {
     ///
     /// # Safety
     /// `this` is a live operation not yet handed to the kernel.
+    #[cfg_attr(not(windows), allow(dead_code))]
     pub(crate) unsafe fn issuing(this: NonNull<CompletionHeader>) {
         // SAFETY: caller's contract.
         unsafe { (*this.as_ptr()).late.store(Late::ISSUING, SeqCst) };
@@ -161,6 +176,7 @@ impl CompletionHeader {
     ///
     /// # Safety
     /// `this` is the block of the packet's slot, alive.
+    #[cfg_attr(not(windows), allow(dead_code))]
     pub(crate) unsafe fn packet_ends_it(this: NonNull<CompletionHeader>) -> bool {
         // SAFETY: caller's contract; the block stays alive while the state
         // says nobody has freed it.

@@ -275,6 +275,20 @@ impl IoContext {
         self.sched.set_busy_poll_ns(ns);
     }
 
+    /// The context's I/O backend (created now if no I/O object has
+    /// created it yet). Fails if the operating system refuses every
+    /// backend.
+    ///
+    /// ```
+    /// let ctx = proactor::IoContext::new()?;
+    /// println!("I/O runs on {:?}", ctx.backend()?);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    #[cfg(not(loom))]
+    pub fn backend(&self) -> io::Result<crate::Backend> {
+        Ok(self.sched.reactor()?.backend())
+    }
+
     /// The busy-polling limit (see [`set_busy_poll`](IoContext::set_busy_poll)).
     ///
     /// ```

@@ -34,6 +34,8 @@
 #![warn(missing_docs)]
 
 #[cfg(not(loom))]
+mod backend;
+#[cfg(not(loom))]
 mod busy_poll;
 mod call_stack;
 mod context;
@@ -50,7 +52,7 @@ mod work_guard;
 // I/O (left out of loom builds, which model the core only).
 #[cfg(not(loom))]
 mod buf;
-#[cfg(all(windows, not(loom)))]
+#[cfg(all(any(windows, target_os = "linux"), not(loom)))]
 mod completion;
 #[cfg(not(loom))]
 mod compose;
@@ -86,6 +88,8 @@ pub mod token;
 #[doc = include_str!("../../README.md")]
 pub struct ReadmeDoctests;
 
+#[cfg(not(loom))]
+pub use backend::Backend;
 #[cfg(not(loom))]
 pub use buf::{IoBuf, IoBufMut};
 #[cfg(not(loom))]

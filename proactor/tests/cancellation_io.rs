@@ -284,3 +284,91 @@ fn a_read_with_a_timeout_in_a_task_loses_nothing() {
         Some(&b"in time"[..])
     );
 }
+
+/// A buffer that records when it is freed.
+struct Tracked {
+    v: Vec<u8>,
+    freed: Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl Drop for Tracked {
+    fn drop(&mut self) {
+        self.freed.store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+// SAFETY: delegated to the `Vec`, which the kernel may keep using while
+// the `Tracked` moves (its heap block does not move).
+unsafe impl proactor::IoBuf for Tracked {
+    fn stable_ptr(&self) -> *const u8 {
+        self.v.as_ptr()
+    }
+    fn bytes_init(&self) -> usize {
+        self.v.len()
+    }
+}
+
+// SAFETY: as above.
+unsafe impl proactor::IoBufMut for Tracked {
+    fn stable_mut_ptr(&mut self) -> *mut u8 {
+        self.v.as_mut_ptr()
+    }
+    fn bytes_total(&self) -> usize {
+        self.v.capacity()
+    }
+    unsafe fn set_init(&mut self, len: usize) {
+        // SAFETY: the caller's contract.
+        unsafe { self.v.set_len(len) }
+    }
+}
+
+/// On a completion backend (io_uring) the kernel holds a started read and
+/// its buffer: dropping the future asks for cancellation, but only the
+/// completion, reaped by a thread running the context, frees the buffer.
+/// (On epoll the cancelled operation waits in the queue the same way.)
+#[test]
+fn a_dropped_read_frees_its_buffer_only_when_its_completion_arrives() {
+    use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
+    let ctx = IoContext::new().unwrap();
+    let (s, mut peer) = connected(&ctx);
+    let freed = Arc::new(AtomicBool::new(false));
+    let buf = Tracked {
+        v: Vec::with_capacity(64),
+        freed: freed.clone(),
+    };
+    let fut = s.async_read_some(buf, UseFuture);
+    // No thread runs the context: nothing can reap the completion yet.
+    drop(fut);
+    assert!(
+        !freed.load(SeqCst),
+        "the buffer was freed while its operation was pending"
+    );
+    assert_eq!(ctx.run(), 1, "the cancelled read completes");
+    assert!(freed.load(SeqCst), "the completion freed the buffer");
+    // It consumed nothing: the peer's next bytes go to the next read.
+    ctx.restart();
+    peer.write_all(b"next").unwrap();
+    assert_eq!(read_some(&ctx, &s), b"next");
+}
+
+/// The same when the handler's side goes with its context: dropping the
+/// context waits for the kernel to give the read back before freeing it.
+#[test]
+fn a_read_pending_when_its_context_is_dropped_frees_its_buffer_with_it() {
+    use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
+    let ctx = IoContext::new().unwrap();
+    let (s, _peer) = connected(&ctx);
+    let freed = Arc::new(AtomicBool::new(false));
+    let buf = Tracked {
+        v: Vec::with_capacity(64),
+        freed: freed.clone(),
+    };
+    s.async_read_some(buf, |_: io::Result<usize>, _: Tracked| {
+        panic!("the read never completes: its context is dropped first")
+    });
+    assert_eq!(ctx.poll(), 0, "the read is pending");
+    assert!(!freed.load(SeqCst));
+    drop(ctx);
+    assert!(freed.load(SeqCst), "dropping the context freed the buffer");
+    drop(s);
+}

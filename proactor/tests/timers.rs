@@ -231,22 +231,38 @@ fn timers_on_two_threads() {
     assert_eq!(fired.get(), 200);
 }
 
-/// Whether thread `tid` of this process sleeps in `epoll_wait` with no
-/// time limit (Linux reports a thread's current system call in /proc);
-/// `None` where /proc does not tell.
+/// Whether thread `tid` of this process sleeps in the backend with no
+/// time limit: in `epoll_wait`, or in `io_uring_enter` waiting for a
+/// completion without a timeout argument (Linux reports a thread's
+/// current system call in /proc); `None` where /proc does not tell.
 #[cfg(target_os = "linux")]
-fn sleeps_in_epoll_wait(tid: libc::pid_t) -> Option<bool> {
+fn sleeps_in_backend(tid: libc::pid_t, backend: proactor::Backend) -> Option<bool> {
     let text = std::fs::read_to_string(format!("/proc/self/task/{tid}/syscall")).ok()?;
     let fields: Vec<&str> = text.split_whitespace().collect();
     let nr: libc::c_long = fields.first().and_then(|n| n.parse().ok()).unwrap_or(-1);
-    let epoll = [
-        libc::SYS_epoll_wait,
-        libc::SYS_epoll_pwait,
-        libc::SYS_epoll_pwait2,
-    ];
-    // The fourth argument is the timeout: -1 (all ones) means none.
-    let timeout = fields.get(4).map(|t| t.trim_start_matches("0x"));
-    Some(epoll.contains(&nr) && timeout.is_some_and(|t| t.chars().all(|c| c == 'f')))
+    let arg = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|a| u64::from_str_radix(a.trim_start_matches("0x"), 16).ok())
+    };
+    Some(match backend {
+        proactor::Backend::IoUring => {
+            // io_uring_enter(fd, to_submit, min_complete, flags, arg, size):
+            // IORING_ENTER_EXT_ARG (8) would carry a timeout.
+            nr == libc::SYS_io_uring_enter
+                && arg(3).is_some_and(|min| min > 0)
+                && arg(4).is_some_and(|flags| flags & 8 == 0)
+        }
+        _ => {
+            let epoll = [
+                libc::SYS_epoll_wait,
+                libc::SYS_epoll_pwait,
+                libc::SYS_epoll_pwait2,
+            ];
+            // The fourth argument is the timeout: -1 (all ones) means none.
+            epoll.contains(&nr) && arg(4).is_some_and(|t| t as u32 == u32::MAX)
+        }
+    })
 }
 
 #[test]
@@ -254,7 +270,7 @@ fn sleeps_in_epoll_wait(tid: libc::pid_t) -> Option<bool> {
 fn an_async_wait_started_outside_run_wakes_the_reactor() {
     let ctx = Arc::new(IoContext::new().unwrap());
     // The reactor exists (timers create it), and nothing is due: the
-    // runner blocks in epoll_wait with no timeout.
+    // runner blocks in the backend with no timeout.
     let first = SteadyTimer::new(&ctx.executor());
     let guard = proactor::make_work_guard(&ctx.executor());
     let (tid_tx, tid_rx) = mpsc::channel();
@@ -268,10 +284,11 @@ fn an_async_wait_started_outside_run_wakes_the_reactor() {
     let t0 = Instant::now();
     // (Where /proc cannot say, the wait may start before the runner
     // blocks: the test proves less, but still that the wait fires.)
-    while sleeps_in_epoll_wait(tid) == Some(false) {
+    let backend = ctx.backend().unwrap();
+    while sleeps_in_backend(tid, backend) == Some(false) {
         assert!(
             t0.elapsed() < HANG,
-            "the runner never blocked in epoll_wait"
+            "the runner never blocked in the backend ({backend:?})"
         );
         thread::yield_now();
     }

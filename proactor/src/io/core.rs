@@ -75,6 +75,17 @@ impl IoCore {
         r.open(*s, fd)
     }
 
+    /// Hands the operations started so far to the kernel, so that a
+    /// synchronous call made next (a shutdown) comes after them, as it
+    /// does where operations are attempted when they start. (Only a ring
+    /// holds requests back, until the next turn of its task.)
+    pub(crate) fn submit_started(&self) {
+        #[cfg(target_os = "linux")]
+        if let Ok((r, _)) = self.io() {
+            r.submit_started();
+        }
+    }
+
     pub(crate) fn is_open(&self) -> bool {
         self.fd(|_| Ok(())).is_ok()
     }
@@ -89,13 +100,19 @@ impl IoCore {
     /// context (never inside this call). `speculative`: try it at once if
     /// nothing of its kind is waiting. (Windows: `completion.rs`.)
     #[cfg(unix)]
-    pub(crate) fn start<O: Reactive, H: CompletionHandler<O::Args>>(
+    pub(crate) fn start<O: super::IoOp, H: CompletionHandler<O::Args>>(
         &self,
         kind: OpKind,
         op: O,
         handler: H,
         speculative: bool,
     ) {
+        #[cfg(target_os = "linux")]
+        if let Ok(io) = self.io() {
+            if io.0.on_ring() {
+                return self.start_on_ring(io, kind, op, handler);
+            }
+        }
         let sched = &self.ex.sched;
         sched.work_started();
         let (op, cancellable) = ReactorOp::new_cancellable(op, handler, self.spare(kind));

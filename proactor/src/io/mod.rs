@@ -16,17 +16,22 @@ pub(crate) mod core;
 pub(crate) mod object;
 #[cfg(unix)]
 pub(crate) mod ops;
+#[cfg(target_os = "linux")]
+pub(crate) mod submit;
 #[cfg(windows)]
 pub(crate) use crate::sys::windows::ops;
 
 pub(crate) use self::core::IoCore;
 
 /// The operations an I/O object starts on this platform.
-#[cfg(unix)]
+#[cfg(all(unix, not(target_os = "linux")))]
 pub(crate) use crate::reactor::op::Reactive as IoOp;
 /// The operations an I/O object starts on this platform.
 #[cfg(windows)]
 pub(crate) use crate::sys::windows::ops::Overlapped as IoOp;
+/// The operations an I/O object starts on this platform.
+#[cfg(target_os = "linux")]
+pub(crate) use submit::IoOp;
 
 mod start {
     use super::ops::{Io, ReadSome, WriteSome};

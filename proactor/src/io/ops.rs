@@ -51,12 +51,12 @@ pub(crate) enum Io {
 
 /// Reads into the spare capacity of `buf`.
 pub(crate) struct ReadSome<B> {
-    buf: B,
-    how: Io,
+    pub(super) buf: B,
+    pub(super) how: Io,
     /// Stream semantics (a short read drains the descriptor); false for
     /// datagrams.
     stream: bool,
-    result: io::Result<usize>,
+    pub(super) result: io::Result<usize>,
 }
 
 impl<B: IoBufMut> ReadSome<B> {
@@ -112,9 +112,9 @@ impl<B: IoBufMut> Reactive for ReadSome<B> {
 
 /// Writes from the data of `buf`.
 pub(crate) struct WriteSome<B> {
-    buf: B,
-    how: Io,
-    result: io::Result<usize>,
+    pub(super) buf: B,
+    pub(super) how: Io,
+    pub(super) result: io::Result<usize>,
 }
 
 impl<B: IoBuf> WriteSome<B> {
@@ -164,8 +164,11 @@ impl<B: IoBuf> Reactive for WriteSome<B> {
 
 /// Receives a datagram and its sender's address.
 pub(crate) struct RecvFrom<B> {
-    buf: B,
-    result: io::Result<(usize, SockAddr)>,
+    pub(super) buf: B,
+    pub(super) result: io::Result<(usize, SockAddr)>,
+    /// What a ring's `recvmsg` fills in.
+    #[cfg(target_os = "linux")]
+    pub(super) msg: super::submit::Msg,
 }
 
 impl<B: IoBufMut> RecvFrom<B> {
@@ -173,6 +176,8 @@ impl<B: IoBufMut> RecvFrom<B> {
         RecvFrom {
             buf,
             result: Err(io::ErrorKind::Other.into()),
+            #[cfg(target_os = "linux")]
+            msg: Default::default(),
         }
     }
 }
@@ -209,11 +214,14 @@ impl<B: IoBufMut> Reactive for RecvFrom<B> {
 
 /// Sends a datagram to an address.
 pub(crate) struct SendTo<B> {
-    buf: B,
+    pub(super) buf: B,
     /// `None`: the destination could not be expressed (the operation is
     /// only ever failed, see `FailWith`).
-    to: Option<SockAddr>,
-    result: io::Result<usize>,
+    pub(super) to: Option<SockAddr>,
+    pub(super) result: io::Result<usize>,
+    /// What a ring's `sendmsg` reads.
+    #[cfg(target_os = "linux")]
+    pub(super) msg: super::submit::Msg,
 }
 
 impl<B: IoBuf> SendTo<B> {
@@ -222,6 +230,8 @@ impl<B: IoBuf> SendTo<B> {
             buf,
             to: Some(to),
             result: Ok(0),
+            #[cfg(target_os = "linux")]
+            msg: Default::default(),
         }
     }
 
@@ -230,6 +240,8 @@ impl<B: IoBuf> SendTo<B> {
             buf,
             to: None,
             result: Ok(0),
+            #[cfg(target_os = "linux")]
+            msg: Default::default(),
         }
     }
 }
@@ -264,13 +276,18 @@ impl<B: IoBuf> Reactive for SendTo<B> {
 /// Accepts a connection; the new descriptor is non-blocking and
 /// close-on-exec.
 pub(crate) struct Accept {
-    result: io::Result<(std::os::fd::OwnedFd, SockAddr)>,
+    pub(super) result: io::Result<(std::os::fd::OwnedFd, SockAddr)>,
+    /// Where a ring's `accept` puts the peer's address.
+    #[cfg(target_os = "linux")]
+    pub(super) peer: super::submit::Peer,
 }
 
 impl Accept {
     pub(crate) fn new() -> Self {
         Accept {
             result: Err(io::ErrorKind::Other.into()),
+            #[cfg(target_os = "linux")]
+            peer: Default::default(),
         }
     }
 }
@@ -308,7 +325,7 @@ pub(crate) trait FromFd: Sized + Send + 'static {
 
 /// Accepts a connection and wraps it as `S` on the acceptor's context.
 pub(crate) struct AcceptAs<S> {
-    accept: Accept,
+    pub(super) accept: Accept,
     ex: crate::IoExecutor,
     _socket: std::marker::PhantomData<fn() -> S>,
 }
@@ -340,7 +357,7 @@ impl<S: FromFd> Reactive for AcceptAs<S> {
     }
 }
 
-fn is_transient_accept_error(e: &io::Error) -> bool {
+pub(super) fn is_transient_accept_error(e: &io::Error) -> bool {
     matches!(
         e.raw_os_error(),
         Some(libc::ECONNABORTED) | Some(libc::EPROTO)
@@ -350,7 +367,7 @@ fn is_transient_accept_error(e: &io::Error) -> bool {
 /// Completes a non-blocking connect: the socket became writable (or
 /// failed); its pending error says which.
 pub(crate) struct ConnectWait {
-    result: io::Result<()>,
+    pub(super) result: io::Result<()>,
 }
 
 impl ConnectWait {

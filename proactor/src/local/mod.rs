@@ -88,6 +88,7 @@ impl UnixSocket {
 
     /// Shuts down the reading side, the writing side, or both.
     pub fn shutdown(&self, how: Shutdown) -> io::Result<()> {
+        self.core.submit_started();
         self.core.fd(|fd| with_sock(fd, |s| s.shutdown(how)))
     }
 }
@@ -296,6 +297,17 @@ fn socket_pair(ty: Type) -> io::Result<(OwnedFd, OwnedFd)> {
 
 /// `RecvFrom` with the sender as a path.
 struct RecvFromPath<B>(RecvFrom<B>);
+
+#[cfg(target_os = "linux")]
+impl<B: IoBufMut> crate::io::submit::Submit for RecvFromPath<B> {
+    fn prep(&mut self, fd: RawFd) -> io::Result<io_uring::squeue::Entry> {
+        self.0.prep(fd)
+    }
+
+    fn complete(&mut self, fd: RawFd, res: io::Result<usize>) -> bool {
+        self.0.complete(fd, res)
+    }
+}
 
 impl<B: IoBufMut> Reactive for RecvFromPath<B> {
     type Args = (io::Result<(usize, Option<PathBuf>)>, B);

@@ -153,6 +153,7 @@ impl TcpSocket {
 
     /// Shuts down the reading side, the writing side, or both.
     pub fn shutdown(&self, how: Shutdown) -> io::Result<()> {
+        self.core.submit_started();
         self.core.fd(|fd| with_sock(fd, |s| s.shutdown(how)))
     }
 }

@@ -147,6 +147,17 @@ impl<B: IoBufMut> Reactive for RecvFromIp<B> {
     }
 }
 
+#[cfg(target_os = "linux")]
+impl<B: IoBufMut> crate::io::submit::Submit for RecvFromIp<B> {
+    fn prep(&mut self, fd: RawFd) -> io::Result<io_uring::squeue::Entry> {
+        self.0.prep(fd)
+    }
+
+    fn complete(&mut self, fd: RawFd, res: io::Result<usize>) -> bool {
+        self.0.complete(fd, res)
+    }
+}
+
 #[cfg(windows)]
 impl<B: IoBufMut> crate::completion::Completion for RecvFromIp<B> {
     type Args = (io::Result<(usize, SocketAddr)>, B);

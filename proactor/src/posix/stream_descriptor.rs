@@ -42,7 +42,11 @@ impl_stream!(
 
 impl StreamDescriptor {
     /// Takes ownership of `fd` (made non-blocking) on `ex`'s context.
+    ///
+    /// Regular files and directories are refused with `EPERM`, whatever
+    /// the backend (epoll cannot wait on them; files have their own types).
     pub fn new(ex: &IoExecutor, fd: OwnedFd) -> io::Result<StreamDescriptor> {
+        refuse_files(&fd)?;
         set_nonblocking(&fd)?;
         Ok(StreamDescriptor {
             core: Arc::new(IoCore::with_fd(ex, fd)?),
@@ -67,4 +71,19 @@ fn set_nonblocking(fd: &OwnedFd) -> io::Result<()> {
         return Err(io::Error::last_os_error());
     }
     Ok(())
+}
+
+/// Fails with `EPERM` for a regular file or a directory.
+fn refuse_files(fd: &OwnedFd) -> io::Result<()> {
+    use std::os::fd::AsRawFd;
+    // SAFETY: zero is a valid `stat`, which `fstat` fills in.
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    // SAFETY: a live descriptor and a live buffer.
+    if unsafe { libc::fstat(fd.as_raw_fd(), &mut st) } < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    match st.st_mode & libc::S_IFMT {
+        libc::S_IFREG | libc::S_IFDIR => Err(io::Error::from_raw_os_error(libc::EPERM)),
+        _ => Ok(()),
+    }
 }

@@ -19,6 +19,8 @@ pub(crate) mod op;
 #[cfg(all(test, not(loom)))]
 mod tests;
 pub(crate) mod timer_queue;
+#[cfg(target_os = "linux")]
+pub(crate) mod uring;
 #[cfg(windows)]
 pub(crate) mod windows;
 
@@ -175,7 +177,7 @@ impl Reactor {
             return Ok(());
         }
         self.poller.deregister(g.fd);
-        let ops = DescriptorState::take_all(&mut g, crate::error::operation_aborted);
+        let ops = self.abort_waiting(&mut g);
         g.shutdown = true;
         let fd = std::mem::replace(&mut g.fd, -1);
         // Closed under the lock: no attempt can use the number after it is
@@ -269,9 +271,46 @@ impl Reactor {
         if !g.shutdown {
             self.cancel_in_flight(g.fd);
         }
-        let ops = DescriptorState::take_all(&mut g, crate::error::operation_aborted);
+        let ops = self.abort_waiting(&mut g);
         drop(g);
         self.post_all(ops);
+    }
+
+    /// Ends the descriptor's waiting operations with "operation aborted"
+    /// and returns them (to be posted once the lock is released).
+    fn abort_waiting(&self, g: &mut descriptor::Guarded) -> OpQueue {
+        #[cfg(target_os = "linux")]
+        if self.poller.ring().is_some() {
+            return self.abort_submissions(g);
+        }
+        DescriptorState::take_all(g, crate::error::operation_aborted)
+    }
+
+    pub(crate) fn backend(&self) -> crate::Backend {
+        #[cfg(target_os = "linux")]
+        return match self.poller.ring() {
+            Some(_) => crate::Backend::IoUring,
+            None => crate::Backend::Epoll,
+        };
+        #[cfg(windows)]
+        return crate::Backend::Iocp;
+        #[cfg(not(any(target_os = "linux", windows)))]
+        return crate::Backend::Portable;
+    }
+
+    /// See `IoCore::submit_started`.
+    #[cfg(target_os = "linux")]
+    pub(crate) fn submit_started(&self) {
+        if let Some(ring) = self.poller.ring() {
+            ring.flush();
+        }
+    }
+
+    /// Whether this reactor's backend is an io_uring.
+    #[cfg(target_os = "linux")]
+    #[inline]
+    pub(crate) fn on_ring(&self) -> bool {
+        self.poller.ring().is_some()
     }
 
     fn post_all(&self, ops: OpQueue) {
@@ -500,6 +539,10 @@ pub(crate) struct ReactorTask(pub(crate) Arc<Reactor>);
 impl Task for ReactorTask {
     fn run(&self, timeout: Option<Duration>, ops: &mut OpQueue) -> usize {
         let r = &self.0;
+        #[cfg(target_os = "linux")]
+        if r.on_ring() {
+            return self.run_ring(timeout, ops);
+        }
         let max_poll_ns = r.sched().busy_poll_ns();
         let fired = r.poller.wait(timeout, &r.busy, max_poll_ns, |state, bits| {
             // SAFETY: the poller only reports states registered with this
@@ -518,6 +561,10 @@ impl Task for ReactorTask {
 
     fn shutdown(&self, ops: &mut OpQueue) {
         let r = &self.0;
+        #[cfg(target_os = "linux")]
+        if r.on_ring() {
+            return self.shutdown_ring(ops);
+        }
         for d in sync::lock(&r.pool).all() {
             let mut g = d.lock();
             let abandoned = DescriptorState::take_all(&mut g, crate::error::operation_aborted);

@@ -37,7 +37,9 @@ mod portable;
 pub(crate) mod windows;
 
 #[cfg(all(target_os = "linux", not(loom)))]
-pub(crate) use linux::epoll::Poller;
+pub(crate) use crate::reactor::uring::OpSlot;
+#[cfg(all(target_os = "linux", not(loom)))]
+pub(crate) use linux::Poller;
 #[cfg(not(any(target_os = "linux", windows, loom)))]
 pub(crate) use portable::Poller;
 #[cfg(all(windows, not(loom)))]

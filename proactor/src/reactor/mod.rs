@@ -42,7 +42,7 @@ use timer_queue::{TimerEntry, TimerQueue};
 pub(crate) struct Reactor {
     poller: Poller,
     /// How long to poll before blocking (adapts to the traffic; a
-    /// completion port is not polled).
+    /// completion port is not polled, a ring's queue is).
     #[cfg_attr(windows, allow(dead_code))]
     busy: BusyPoll,
     sched: *const Scheduler,

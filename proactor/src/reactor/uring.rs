@@ -342,7 +342,8 @@ impl ReactorTask {
     pub(super) fn run_ring(&self, timeout: Option<Duration>, ops: &mut OpQueue) -> usize {
         let r = &self.0;
         let (mut n, mut fired) = (0, false);
-        r.ring().wait(timeout, |c| match c {
+        let max_poll_ns = r.sched().busy_poll_ns();
+        r.ring().wait(timeout, &r.busy, max_poll_ns, |c| match c {
             // SAFETY: the ring reports operations' completions as such.
             Reaped::Op(ud, res) => n += unsafe { r.reaped(ud, res, ops) },
             Reaped::Timer => fired = true,
@@ -372,7 +373,7 @@ impl ReactorTask {
             if left.is_zero() {
                 break;
             }
-            r.ring().wait(Some(left), |c| {
+            r.ring().wait(Some(left), &r.busy, 0, |c| {
                 if let Reaped::Op(ud, res) = c {
                     // SAFETY: as in `run_ring`.
                     unsafe { r.reaped(ud, res, ops) };

@@ -14,12 +14,13 @@
 //! Operations carry their block's address as user data; the ring's own
 //! requests use the tags below, which no block address can equal.
 
+use crate::busy_poll::{BusyPoll, Polled};
 use crate::sync::{self, AtomicUsize, Mutex, Ordering::SeqCst};
 use io_uring::{cqueue, opcode, squeue, types, IoUring, Probe};
 use std::cell::UnsafeCell;
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// The pending read of the eventfd.
 const WAKE: u64 = 2;
@@ -72,6 +73,8 @@ impl Ring {
         let ring = IoUring::builder()
             .setup_cqsize(CQ_ENTRIES)
             .setup_clamp()
+            .setup_coop_taskrun()
+            .setup_taskrun_flag()
             .build(ENTRIES)?;
         if !ring.params().is_feature_nodrop() || !ring.params().is_feature_ext_arg() {
             return Err(io::Error::new(
@@ -259,21 +262,63 @@ impl Ring {
 
     /// Submits what was pushed and harvests completions, blocking for at
     /// most `timeout` (`None`: until one arrives or [`Ring::interrupt`];
-    /// `Some(ZERO)`: never) if none is there yet. One system call at most.
-    pub(crate) fn wait(&self, timeout: Option<Duration>, mut on: impl FnMut(Reaped)) {
+    /// `Some(ZERO)`: never) if none is there yet.
+    ///
+    /// Before blocking it may poll the completion queue for a while, as
+    /// `busy` (the adaptive window) and `max_poll_ns` (the context's limit)
+    /// say; polling costs no system call until something has completed.
+    pub(crate) fn wait(
+        &self,
+        mut timeout: Option<Duration>,
+        busy: &BusyPoll,
+        max_poll_ns: u32,
+        mut on: impl FnMut(Reaped),
+    ) {
         let _cq = sync::lock(&self.cq);
-        if self.reap(&mut on) > 0 || timeout == Some(Duration::ZERO) {
-            // SAFETY: the submission lock is held for the look.
-            let pending = {
-                let _sq = sync::lock(&self.sq);
-                !unsafe { self.ring.submission_shared() }.is_empty()
-            };
-            if pending {
+        let found = self.reap(&mut on);
+        if found > 0 || timeout == Some(Duration::ZERO) {
+            if self.needs_enter() {
                 self.submit_now();
                 // Some complete inside the submission.
                 self.reap(&mut on);
             }
+            busy.reported(found);
             return;
+        }
+        let idle_since = Instant::now();
+        if let Some(window) = busy.window(max_poll_ns, timeout) {
+            // Requests go in first, so that their completions can come
+            // while we look.
+            if self.needs_enter() {
+                self.submit_now();
+            }
+            // A window cut short by the caller's timeout says nothing
+            // about whether polling pays.
+            let cut = timeout.is_some_and(|t| t <= window);
+            let mut first = true;
+            loop {
+                let mut found = self.reap(&mut on);
+                if found == 0 && self.needs_enter() {
+                    // Completions wait in task work, run by an enter.
+                    self.submit_now();
+                    found = self.reap(&mut on);
+                }
+                if found > 0 {
+                    let how = if first { Polled::AtOnce } else { Polled::Later };
+                    busy.polled(how, max_poll_ns);
+                    busy.reported(found);
+                    return;
+                }
+                first = false;
+                if idle_since.elapsed() >= window {
+                    break;
+                }
+                std::hint::spin_loop();
+            }
+            if !cut {
+                busy.polled(Polled::Empty, max_poll_ns);
+            }
+            timeout = timeout.map(|t| t.saturating_sub(idle_since.elapsed()));
         }
         sync::lock(&self.sq).blocked = true;
         let r = match timeout {
@@ -296,11 +341,23 @@ impl Ring {
                 "io_uring_enter: {e}"
             );
         }
-        self.reap(&mut on);
+        let found = self.reap(&mut on);
+        if found > 0 {
+            busy.woke(idle_since.elapsed(), max_poll_ns);
+            busy.reported(found);
+        }
+    }
+
+    /// Requests wait to be submitted, or completions wait in task work.
+    fn needs_enter(&self) -> bool {
+        let _sq = sync::lock(&self.sq);
+        // SAFETY: the submission lock is held for the look.
+        let sq = unsafe { self.ring.submission_shared() };
+        !sq.is_empty() || sq.taskrun()
     }
 
     /// Hands every completion in the queue to `on`; returns how many were
-    /// operations' or the timer's (cq lock held).
+    /// operations', the timer's or an interrupt's (cq lock held).
     fn reap(&self, on: &mut impl FnMut(Reaped)) -> usize {
         let mut found = 0;
         let mut rearm_wake = false;
@@ -310,7 +367,11 @@ impl Ring {
         for cqe in cq {
             let ud = cqe.user_data();
             match ud {
-                WAKE => rearm_wake = true,
+                WAKE => {
+                    // An interrupt ends the wait like a completion.
+                    rearm_wake = true;
+                    found += 1;
+                }
                 IGNORED => {}
                 _ if ud & TIMER_BIT != 0 => {
                     // SAFETY: the box `set_timer` leaked for this timeout,

@@ -5,8 +5,8 @@
     python3 bench/compare.py --quick    # a smoke run (1 repetition, 1 s pings)
 
 Builds the C++ anchors (installing libboost-dev if it is missing) and the
-Rust benchmarks, runs every pair interleaved (Asio, proactor, tokio, Asio,
-proactor, tokio, ...) REPS times, prints medians and ratios, and writes
+Rust benchmarks, runs every pair interleaved (Asio, proactor, tokio,
+proactor on io_uring, Asio, ...) REPS times, prints medians and ratios, and writes
 BENCHMARKS.md at the repository root with the date, the machine and the
 commit. Ping-pong servers are started and stopped by this script, by PID;
 all traffic stays on 127.0.0.1.
@@ -77,12 +77,13 @@ LINE = re.compile(r"^(\w+)\s+(ns_per_op|total_ns_per_timer)=([0-9.]+)\s")
 CPU = re.compile(r"\bcpu_ns_per_timer=([0-9.]+)")
 
 
-def micro(path, args, suffix=""):
+def micro(path, args, suffix="", env=None):
     """Runs one micro-benchmark program; returns {variant: primary metric}.
     Timer lines also give `<variant>_cpu`: the thread's CPU time per timer,
     the cost that the wall time (which includes the timers' 100 ms spread)
     hides."""
-    out = output([path] + args)
+    out = subprocess.run([path] + args, check=True, text=True, capture_output=True,
+                         env=dict(os.environ, **(env or {}))).stdout
     found = {}
     for line in out.splitlines():
         m = LINE.match(line)
@@ -92,6 +93,14 @@ def micro(path, args, suffix=""):
             if c:
                 found[m.group(1) + suffix + "_cpu"] = float(c.group(1))
     return found
+
+
+def uring_granted():
+    """Whether a context here gets the io_uring backend when it asks."""
+    out = subprocess.run(["cargo", "run", "-q", "--release", "-p", "proactor", "--example",
+                          "backend"], cwd=ROOT, text=True, capture_output=True,
+                         env=dict(os.environ, PROACTOR_BACKEND="io_uring"))
+    return out.returncode == 0 and out.stdout.strip() == "IoUring"
 
 
 def free_port():
@@ -184,9 +193,11 @@ def commit():
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--reps", type=int, default=5, help="interleaved repetitions (default 5)")
-    ap.add_argument("--seconds", type=int, default=5, help="seconds per ping-pong run (default 5)")
+    ap.add_argument("--seconds", type=int, default=4, help="seconds per ping-pong run (default 4)")
     ap.add_argument("--quick", action="store_true", help="1 repetition, 1 s pings, smaller N")
     ap.add_argument("--no-build", action="store_true")
+    ap.add_argument("--no-poll-column", action="store_true",
+                    help="also measure one-session ping-pong with busy polling off")
     ap.add_argument("--out", default=os.path.join(ROOT, "BENCHMARKS.md"))
     a = ap.parse_args()
     if a.quick:
@@ -198,6 +209,10 @@ def main():
     asio = lambda p: os.path.join(ANCHOR_BIN, p)
     ours = lambda p: os.path.join(OURS, p)
     n_post, n_strand, n_timer = (200000, 200000, 20000) if a.quick else (1000000, 1000000, 100000)
+    epoll, uring = {"PROACTOR_BACKEND": "epoll"}, {"PROACTOR_BACKEND": "io_uring"}
+    have_uring = uring_granted()
+    if not have_uring:
+        log("!!! this kernel refuses io_uring: the io_uring column is left out !!!")
     programs = {
         "post": [("asio", asio("post_bench"), [str(n_post), "3"]),
                  ("ours", ours("post_bench"), [str(n_post), "3"]),
@@ -205,34 +220,40 @@ def main():
         "strand": [("asio", asio("strand_bench"), [str(n_strand), "3"]),
                    ("ours", ours("strand_bench"), [str(n_strand), "3"])],
         "timer": [("asio", asio("timer_bench"), [str(n_timer), "3"]),
-                  ("ours", ours("timer_bench"), [str(n_timer), "3"])],
+                  ("ours", ours("timer_bench"), [str(n_timer), "3"], "", epoll)]
+                 + [("uring", ours("timer_bench"), [str(n_timer), "3"], "", uring)] * have_uring,
         # A million timers: processing, not the 100 ms spread, dominates.
         "timer_1m": [("asio", asio("timer_bench"), [str(n_timer * 10), "1"], "_1m"),
-                     ("ours", ours("timer_bench"), [str(n_timer * 10), "1"], "_1m")],
+                     ("ours", ours("timer_bench"), [str(n_timer * 10), "1"], "_1m", epoll)]
+                    + [("uring", ours("timer_bench"), [str(n_timer * 10), "1"], "_1m", uring)]
+                    * have_uring,
     }
     # results[bench][variant][impl] = [one value per repetition]
     results = {b: {} for b in programs}
     for r in range(a.reps):
         log(f"== micro-benchmarks, repetition {r + 1}/{a.reps}")
         for bench, impls in programs.items():
-            for name, path, args, *suffix in impls:
-                for variant, v in micro(path, args, *suffix).items():
+            for name, path, args, *extra in impls:
+                for variant, v in micro(path, args, *extra).items():
                     results[bench].setdefault(variant, {}).setdefault(name, []).append(v)
 
-    servers = [("asio", asio("pingpong_server"), None), ("ours", ours("pingpong_server"), None),
+    servers = [("asio", asio("pingpong_server"), None), ("ours", ours("pingpong_server"), epoll),
                ("tokio", ours("tokio_pingpong_server"), None)]
+    servers += [("uring", ours("pingpong_server"), uring)] * have_uring
     # proactor polls for I/O briefly before blocking where that saves
-    # sleeps (one busy connection): with one session, it is also measured
-    # with polling off, in the first NOPOLL_REPS repetitions (for the
-    # record; the time limit does not allow all).
-    no_poll = ("ours_nopoll", ours("pingpong_server"), {"PROACTOR_BUSY_POLL_US": "0"})
+    # sleeps (one busy connection): with --no-poll-column, it is also
+    # measured with polling off with one session, in the first NOPOLL_REPS
+    # repetitions (for the record; the time limit does not allow it by
+    # default).
+    no_poll = ("ours_nopoll", ours("pingpong_server"), dict(epoll, PROACTOR_BUSY_POLL_US="0"))
     pings = {}
     for threads in PP_THREADS:
         for block in PP_BLOCKS:
             for sessions in PP_SESSIONS:
                 key = (threads, block, sessions)
                 for r in range(a.reps):
-                    extra = [no_poll] if sessions == 1 and r < NOPOLL_REPS else []
+                    polled = a.no_poll_column and sessions == 1 and r < NOPOLL_REPS
+                    extra = [no_poll] if polled else []
                     for name, path, env in servers + extra:
                         v, _ = pingpong(path, threads, block, sessions, a.seconds, env)
                         pings.setdefault(key, {}).setdefault(name, []).append(v)
@@ -250,12 +271,14 @@ def main():
                 if m:
                     allocs.setdefault((bench, m.group(1)), {})[n] = int(m.group(2))
     echo_allocs = {}
-    for threads in PP_THREADS:
-        for block in PP_BLOCKS:
-            _, last = pingpong(os.path.join(COUNTING, "pingpong_server"), threads, block, 100,
-                               max(3, a.seconds))
-            m = re.search(r"steady_allocs=(\d+) steady_echoes=(\d+)", last)
-            echo_allocs[(threads, block)] = (int(m.group(1)), int(m.group(2))) if m else None
+    for backend in [epoll] + [uring] * have_uring:
+        for threads in PP_THREADS:
+            for block in PP_BLOCKS:
+                _, last = pingpong(os.path.join(COUNTING, "pingpong_server"), threads, block, 100,
+                                   3, backend)
+                m = re.search(r"steady_allocs=(\d+) steady_echoes=(\d+)", last)
+                key = (backend["PROACTOR_BACKEND"], threads, block)
+                echo_allocs[key] = (int(m.group(1)), int(m.group(2))) if m else None
 
     elapsed = time.time() - started
     report = render(a, results, pings, allocs, echo_allocs, elapsed, n_timer)
@@ -312,7 +335,7 @@ def render(a, results, pings, allocs, echo_allocs, elapsed, n_timer):
     L.append(f"Machine: {m['cpus']} CPUs, {m['model']}, Linux {m['kernel']}; {m['rustc']}; "
              f"{m['gxx']}; Boost {m['boost']} (Asio 1.18); tokio {m['tokio']}.\n")
     L.append(f"Method: every program is run {a.reps} times, interleaved (Asio, proactor, "
-             "tokio, Asio, ...); each micro-benchmark run itself reports the median of 3 "
+             "tokio, proactor on io_uring, Asio, ...); each micro-benchmark run itself reports the median of 3 "
              "in-process repetitions after a warm-up. Tables give the median over the runs. "
              "Times: lower is better, and `ours/Asio` ≤ 1.00 means proactor is at least as "
              f"fast. Ping-pong: the neutral C++ client (1 thread) for {a.seconds} s against "
@@ -326,11 +349,15 @@ def render(a, results, pings, allocs, echo_allocs, elapsed, n_timer):
                                ("timer_1m", f"timer_bench, {n_timer * 10:,} timers (ns per "
                                 "timer, 1 in-process repetition per run)", "ns")]:
         has_tokio = any("tokio" in v for v in results[bench].values())
+        has_uring = any("uring" in v for v in results[bench].values())
         L.append(f"\n## {title}\n")
         head = "| variant | Asio | proactor | ours/Asio |"
         sep = "|---|---:|---:|---:|"
         if has_tokio:
             head += " tokio | ours/tokio |"
+            sep += "---:|---:|"
+        if has_uring:
+            head += " proactor, io_uring | io_uring/Asio |"
             sep += "---:|---:|"
         L.append(head)
         L.append(sep)
@@ -340,17 +367,24 @@ def render(a, results, pings, allocs, echo_allocs, elapsed, n_timer):
             if has_tokio:
                 t = med(by.get("tokio", []))
                 row += f" {fmt(t)} | {ratio(o, t)} |"
+            if has_uring:
+                u = med(by.get("uring", []))
+                row += f" {fmt(u)} | {ratio(u, x)} |"
             L.append(row)
     L.append("\n## Ping-pong (messages per second; higher is better)\n")
-    L.append("`proactor, no polling`: the same server with `PROACTOR_BUSY_POLL_US=0` (measured "
-             "with one session, where polling is on).\n")
+    L.append("`proactor` is the default backend, epoll; `io_uring` is the same server with "
+             "`PROACTOR_BACKEND=io_uring`. `no polling` (with `--no-poll-column`): epoll with "
+             "`PROACTOR_BUSY_POLL_US=0`, measured with one session, where polling is on.\n")
     L.append("| server threads | block | sessions | Asio | proactor | tokio | ours/Asio | ours/tokio "
-             "| proactor, no polling | no polling/Asio |")
-    L.append("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+             "| io_uring | io_uring/Asio | io_uring/tokio | io_uring/epoll | no polling "
+             "| no polling/Asio |")
+    L.append("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for (threads, block, sessions), by in pings.items():
-        x, o, t, n = (med(by.get(k, [])) for k in ("asio", "ours", "tokio", "ours_nopoll"))
+        x, o, t, u, n = (med(by.get(k, [])) for k in ("asio", "ours", "tokio", "uring",
+                                                     "ours_nopoll"))
         L.append(f"| {threads} | {block} | {sessions} | {fmt(x, 0)} | {fmt(o, 0)} | {fmt(t, 0)} "
-                 f"| {ratio(o, x)} | {ratio(o, t)} | {fmt(n, 0)} | {ratio(n, x)} |")
+                 f"| {ratio(o, x)} | {ratio(o, t)} | {fmt(u, 0)} | {ratio(u, x)} | {ratio(u, t)} "
+                 f"| {ratio(u, o)} | {fmt(n, 0)} | {ratio(n, x)} |")
     L.append("\n## Allocations at steady state (counting allocator)\n")
     L.append("Chains (each handler posts the next): allocations in a whole run, creating "
              "the context included, for two chain lengths. The same count for both means "
@@ -368,11 +402,12 @@ def render(a, results, pings, allocs, echo_allocs, elapsed, n_timer):
                      + f" | {per} |")
     L.append("\nPing-pong server, 100 sessions, counted from the second second of the run to "
              "the end:\n")
-    L.append("| server threads | block | allocations | messages echoed | per message |")
-    L.append("|---:|---:|---:|---:|---:|")
-    for (threads, block), v in echo_allocs.items():
+    L.append("| backend | server threads | block | allocations | messages echoed | per message |")
+    L.append("|---|---:|---:|---:|---:|---:|")
+    for (backend, threads, block), v in echo_allocs.items():
         if v:
-            L.append(f"| {threads} | {block} | {v[0]} | {v[1]:,} | {v[0] / max(v[1], 1):.6f} |")
+            L.append(f"| {backend} | {threads} | {block} | {v[0]} | {v[1]:,} "
+                     f"| {v[0] / max(v[1], 1):.6f} |")
     L.append(NOTES)
     return "\n".join(L)
 

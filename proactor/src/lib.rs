@@ -56,6 +56,8 @@ mod buf;
 mod completion;
 #[cfg(not(loom))]
 mod compose;
+#[cfg(all(unix, not(loom)))]
+pub mod file;
 #[cfg(all(any(unix, windows), not(loom)))]
 mod io;
 #[cfg(all(unix, not(loom)))]

@@ -19,3 +19,8 @@ pub use connect::{async_connect, AsyncConnect};
 pub use read::async_read;
 pub use read_until::{async_read_until, async_read_until_max, Delimiter};
 pub use write::async_write;
+#[cfg(unix)]
+pub(crate) use {
+    read::{ReadAll, ReadPart},
+    write::{WriteAll, WritePart},
+};

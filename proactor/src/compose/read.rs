@@ -41,14 +41,38 @@ where
     })
 }
 
-struct ReadAll<R, B> {
-    stream: R,
-    buf: B,
+/// Where each read of a whole-buffer read goes: a stream's next bytes,
+/// or (files) the bytes at an offset past those read so far.
+pub(crate) trait ReadPart: Clone + Send + Sync + 'static {
+    /// Reads some bytes into `buf`; `done` were read before.
+    fn read_part<B: IoBufMut, T: CompletionToken<(io::Result<usize>, B)>>(
+        &self,
+        buf: B,
+        done: usize,
+        token: T,
+    ) -> T::Output;
+}
+
+impl<R: AsyncReadStream + Clone + Send + Sync + 'static> ReadPart for R {
+    fn read_part<B: IoBufMut, T: CompletionToken<(io::Result<usize>, B)>>(
+        &self,
+        buf: B,
+        _done: usize,
+        token: T,
+    ) -> T::Output {
+        self.async_read_some(buf, token)
+    }
+}
+
+/// Reads until `buf` is full (see [`async_read`]).
+pub(crate) struct ReadAll<R, B> {
+    pub(crate) stream: R,
+    pub(crate) buf: B,
 }
 
 impl<R, B> Initiation<(io::Result<usize>, B)> for ReadAll<R, B>
 where
-    R: AsyncReadStream + Clone + Send + Sync + 'static,
+    R: ReadPart,
     B: IoBufMut,
 {
     fn initiate<H: CompletionHandler<(io::Result<usize>, B)>>(self, handler: H) {
@@ -59,7 +83,7 @@ where
 
 fn step<R, B, H>(stream: R, buf: B, total: usize, handler: H, slot: Option<CancellationSlot>)
 where
-    R: AsyncReadStream + Clone + Send + Sync + 'static,
+    R: ReadPart,
     B: IoBufMut,
     H: CompletionHandler<(io::Result<usize>, B)>,
 {
@@ -76,5 +100,5 @@ where
             Err(e) => handler.complete((Err(after_transfer(e, total)), buf)),
         }
     });
-    stream.async_read_some(buf, token);
+    stream.read_part(buf, total, token);
 }

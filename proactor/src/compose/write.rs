@@ -41,14 +41,38 @@ where
     })
 }
 
-struct WriteAll<W, B> {
-    stream: W,
-    buf: B,
+/// Where each write of a whole-buffer write goes: a stream's next bytes,
+/// or (files) the bytes at an offset past those written so far.
+pub(crate) trait WritePart: Clone + Send + Sync + 'static {
+    /// Writes some of `buf`; `done` bytes were written before.
+    fn write_part<B: IoBuf, T: CompletionToken<(io::Result<usize>, B)>>(
+        &self,
+        buf: B,
+        done: usize,
+        token: T,
+    ) -> T::Output;
+}
+
+impl<W: AsyncWriteStream + Clone + Send + Sync + 'static> WritePart for W {
+    fn write_part<B: IoBuf, T: CompletionToken<(io::Result<usize>, B)>>(
+        &self,
+        buf: B,
+        _done: usize,
+        token: T,
+    ) -> T::Output {
+        self.async_write_some(buf, token)
+    }
+}
+
+/// Writes all of `buf` (see [`async_write`]).
+pub(crate) struct WriteAll<W, B> {
+    pub(crate) stream: W,
+    pub(crate) buf: B,
 }
 
 impl<W, B> Initiation<(io::Result<usize>, B)> for WriteAll<W, B>
 where
-    W: AsyncWriteStream + Clone + Send + Sync + 'static,
+    W: WritePart,
     B: IoBuf,
 {
     fn initiate<H: CompletionHandler<(io::Result<usize>, B)>>(self, handler: H) {
@@ -63,7 +87,7 @@ where
 
 fn step<W, B, H>(stream: W, tail: Tail<B>, handler: H, slot: Option<CancellationSlot>)
 where
-    W: AsyncWriteStream + Clone + Send + Sync + 'static,
+    W: WritePart,
     B: IoBuf,
     H: CompletionHandler<(io::Result<usize>, B)>,
 {
@@ -84,5 +108,6 @@ where
             Err(e) => handler.complete((Err(after_transfer(e, tail.offset)), tail.buf)),
         },
     );
-    stream.async_write_some(tail, token);
+    let done = tail.offset;
+    stream.write_part(tail, done, token);
 }

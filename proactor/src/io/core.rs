@@ -86,6 +86,16 @@ impl IoCore {
         }
     }
 
+    /// A core owning `fd`, a regular file (see
+    /// [`Reactor::open_always_ready`]).
+    #[cfg(unix)]
+    pub(crate) fn with_file(ex: &IoExecutor, fd: OwnedFd) -> io::Result<Self> {
+        let core = Self::new(ex);
+        let (r, s) = core.io()?;
+        r.open_always_ready(*s, fd)?;
+        Ok(core)
+    }
+
     pub(crate) fn is_open(&self) -> bool {
         self.fd(|_| Ok(())).is_ok()
     }

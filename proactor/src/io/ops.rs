@@ -47,6 +47,19 @@ pub(crate) enum Io {
     Socket,
     /// `read`/`write`: pipes, ttys and other descriptors.
     Descriptor,
+    /// `read`/`write` of a regular file at its position: always ready, a
+    /// short read is the end of the file, not a drained descriptor.
+    File,
+    /// `pread`/`pwrite` at this offset of a regular file.
+    At(u64),
+}
+
+impl Io {
+    /// A short transfer says the descriptor is drained (until the next
+    /// readiness event): true of streams, not of files.
+    fn drains(self) -> bool {
+        matches!(self, Io::Socket | Io::Descriptor)
+    }
 }
 
 /// Reads into the spare capacity of `buf`.
@@ -84,7 +97,8 @@ impl<B: IoBufMut> Reactive for ReadSome<B> {
         let how = self.how;
         let r = attempt(|| match how {
             Io::Socket => with_sock(fd, |s| s.recv(spare)),
-            Io::Descriptor => read_fd(fd, spare),
+            Io::Descriptor | Io::File => read_fd(fd, spare),
+            Io::At(offset) => pread_fd(fd, spare, offset),
         });
         match r {
             None => Progress::Pending,
@@ -92,7 +106,7 @@ impl<B: IoBufMut> Reactive for ReadSome<B> {
                 // SAFETY: the kernel initialised `n` bytes after the data.
                 unsafe { self.buf.set_init(init + n) };
                 self.result = Ok(n);
-                progress(n, asked, self.stream)
+                progress(n, asked, self.stream && how.drains())
             }
             Some(Err(e)) => {
                 self.result = Err(e);
@@ -139,12 +153,13 @@ impl<B: IoBuf> Reactive for WriteSome<B> {
         let how = self.how;
         match attempt(|| match how {
             Io::Socket => with_sock(fd, |s| s.send(data)),
-            Io::Descriptor => write_fd(fd, data),
+            Io::Descriptor | Io::File => write_fd(fd, data),
+            Io::At(offset) => pwrite_fd(fd, data, offset),
         }) {
             None => Progress::Pending,
             Some(Ok(n)) => {
                 self.result = Ok(n);
-                progress(n, data.len(), true)
+                progress(n, data.len(), how.drains())
             }
             Some(Err(e)) => {
                 self.result = Err(e);
@@ -412,6 +427,23 @@ fn read_fd(fd: RawFd, buf: &mut [MaybeUninit<u8>]) -> io::Result<usize> {
 fn write_fd(fd: RawFd, buf: &[u8]) -> io::Result<usize> {
     // SAFETY: `buf` is readable for its length; the descriptor is open.
     cvt(unsafe { libc::write(fd, buf.as_ptr().cast(), buf.len()) })
+}
+
+/// An offset as `off_t`, or `EINVAL` (as the kernel says of negative ones).
+fn off(offset: u64) -> io::Result<libc::off_t> {
+    libc::off_t::try_from(offset).map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))
+}
+
+fn pread_fd(fd: RawFd, buf: &mut [MaybeUninit<u8>], offset: u64) -> io::Result<usize> {
+    let at = off(offset)?;
+    // SAFETY: `buf` is writable for its length; the descriptor is open.
+    cvt(unsafe { libc::pread(fd, buf.as_mut_ptr().cast(), buf.len(), at) })
+}
+
+fn pwrite_fd(fd: RawFd, buf: &[u8], offset: u64) -> io::Result<usize> {
+    let at = off(offset)?;
+    // SAFETY: `buf` is readable for its length; the descriptor is open.
+    cvt(unsafe { libc::pwrite(fd, buf.as_ptr().cast(), buf.len(), at) })
 }
 
 #[cfg(any(target_os = "linux", target_os = "android", target_os = "freebsd"))]

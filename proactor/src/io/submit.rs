@@ -99,8 +99,9 @@ impl<B: IoBufMut> Submit for ReadSome<B> {
         let (p, len) = (spare.as_mut_ptr().cast::<u8>(), clamp(spare.len()));
         Ok(match self.how {
             Io::Socket => opcode::Recv::new(Fd(fd), p, len).build(),
-            // The current position (-1): pipes, ttys.
-            Io::Descriptor => opcode::Read::new(Fd(fd), p, len).offset(u64::MAX).build(),
+            // The current position (-1): pipes, ttys, stream files.
+            Io::Descriptor | Io::File => opcode::Read::new(Fd(fd), p, len).offset(u64::MAX).build(),
+            Io::At(offset) => opcode::Read::new(Fd(fd), p, len).offset(offset).build(),
         })
     }
 
@@ -118,7 +119,10 @@ impl<B: IoBuf> Submit for WriteSome<B> {
             Io::Socket => opcode::Send::new(Fd(fd), p, len)
                 .flags(libc::MSG_NOSIGNAL)
                 .build(),
-            Io::Descriptor => opcode::Write::new(Fd(fd), p, len).offset(u64::MAX).build(),
+            Io::Descriptor | Io::File => {
+                opcode::Write::new(Fd(fd), p, len).offset(u64::MAX).build()
+            }
+            Io::At(offset) => opcode::Write::new(Fd(fd), p, len).offset(offset).build(),
         })
     }
 

@@ -139,6 +139,22 @@ impl Reactor {
     /// Takes ownership of `fd` and registers it. Fails if the state already
     /// holds a descriptor, or if the backend refuses `fd`.
     pub(crate) fn open(&self, state: NonNull<DescriptorState>, fd: OwnedFd) -> io::Result<()> {
+        self.open_as(state, fd, true)
+    }
+
+    /// As [`Reactor::open`], for a descriptor that is always ready (a
+    /// regular file): readiness backends do not watch it, since its
+    /// operations never wait.
+    #[cfg(unix)]
+    pub(crate) fn open_always_ready(
+        &self,
+        state: NonNull<DescriptorState>,
+        fd: OwnedFd,
+    ) -> io::Result<()> {
+        self.open_as(state, fd, false)
+    }
+
+    fn open_as(&self, state: NonNull<DescriptorState>, fd: OwnedFd, watch: bool) -> io::Result<()> {
         // SAFETY: pooled states live as long as the reactor.
         let d = unsafe { state.as_ref() };
         let mut g = d.lock();
@@ -146,7 +162,11 @@ impl Reactor {
             return Err(io::Error::new(io::ErrorKind::AlreadyExists, "already open"));
         }
         let raw = fd_raw(&fd);
-        let registered = self.poller.register(raw, state)?;
+        let registered = if watch {
+            self.poller.register(raw, state)?
+        } else {
+            0
+        };
         g.reset(into_raw(fd), registered);
         Ok(())
     }

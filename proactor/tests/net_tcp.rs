@@ -579,3 +579,86 @@ fn data_and_end_of_stream_that_arrive_together_end_in_eof() {
     assert_eq!(done_rx.recv_timeout(HANG).unwrap(), b"hello");
     runner.join().unwrap();
 }
+
+/// Connections made before any accept is started are each accepted once,
+/// in order, also more of them than a listener takes ahead of its accepts
+/// (on io_uring its multishot accept stops, and the rest wait in the
+/// kernel's backlog).
+#[test]
+fn connections_made_before_the_accepts_are_each_accepted_once() {
+    use std::io::{Read, Write};
+    let ctx = IoContext::new().unwrap();
+    let acceptor = TcpAcceptor::bind(&ctx.executor(), "127.0.0.1:0".parse().unwrap()).unwrap();
+    let addr = acceptor.local_addr().unwrap();
+    // One accept first, so that a ring's multishot accept is running when
+    // the connections come.
+    let (tx, rx) = std::sync::mpsc::channel();
+    let first = tx.clone();
+    acceptor.async_accept(move |r: io::Result<TcpSocket>| first.send(r.unwrap()).unwrap());
+    let clients: Vec<std::net::TcpStream> = (0..40u8)
+        .map(|i| {
+            let mut c = std::net::TcpStream::connect(addr).unwrap();
+            c.write_all(&[i]).unwrap();
+            c
+        })
+        .collect();
+    ctx.run();
+    for _ in 1..40 {
+        let tx = tx.clone();
+        acceptor.async_accept(move |r: io::Result<TcpSocket>| tx.send(r.unwrap()).unwrap());
+    }
+    ctx.restart();
+    ctx.run();
+    // Each accepted socket is a different client, and every client was
+    // accepted: each echoes back the byte its client sent.
+    let accepted: Vec<TcpSocket> = rx.try_iter().collect();
+    assert_eq!(accepted.len(), 40);
+    ctx.restart();
+    let mut got = Vec::new();
+    for s in &accepted {
+        let (r, buf) = ctx.block_on(s.async_read_some(Vec::with_capacity(1), proactor::UseFuture));
+        assert_eq!(r.unwrap(), 1);
+        got.push(buf[0]);
+        let (r, _) = ctx.block_on(s.async_write_some(buf, proactor::UseFuture));
+        assert_eq!(r.unwrap(), 1);
+    }
+    got.sort_unstable();
+    assert_eq!(got, (0..40u8).collect::<Vec<_>>());
+    for (i, mut c) in clients.into_iter().enumerate() {
+        let mut b = [0u8];
+        c.read_exact(&mut b).unwrap();
+        assert_eq!(b[0], i as u8);
+    }
+}
+
+/// A cancelled accept takes no connection: the next accept gets it.
+#[test]
+fn a_cancelled_accept_leaves_the_connection_to_the_next() {
+    use proactor::{bind_cancellation_slot, CancellationSignal, CancellationType};
+    let ctx = IoContext::new().unwrap();
+    let acceptor = TcpAcceptor::bind(&ctx.executor(), "127.0.0.1:0".parse().unwrap()).unwrap();
+    let addr = acceptor.local_addr().unwrap();
+    let signal = CancellationSignal::new();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let t1 = tx.clone();
+    acceptor.async_accept(bind_cancellation_slot(
+        signal.slot(),
+        move |r: io::Result<TcpSocket>| t1.send(("first", r.map(drop))).unwrap(),
+    ));
+    // Started and waiting (on a ring: queued behind the multishot accept).
+    assert_eq!(ctx.poll(), 0);
+    signal.emit(CancellationType::ALL);
+    let _client = std::net::TcpStream::connect(addr).unwrap();
+    acceptor
+        .async_accept(move |r: io::Result<TcpSocket>| tx.send(("second", r.map(drop))).unwrap());
+    ctx.restart();
+    ctx.run();
+    let results: Vec<_> = rx.try_iter().collect();
+    assert_eq!(results.len(), 2);
+    let first = results.iter().find(|(w, _)| *w == "first").unwrap();
+    assert!(proactor::error::is_operation_aborted(
+        first.1.as_ref().unwrap_err()
+    ));
+    let second = results.iter().find(|(w, _)| *w == "second").unwrap();
+    assert!(second.1.is_ok());
+}

@@ -36,6 +36,10 @@ pub(crate) trait Submit: Reactive {
     /// unless the result says otherwise). False: nothing the handler
     /// should see happened, submit it again.
     fn complete(&mut self, fd: RawFd, res: io::Result<usize>) -> bool;
+
+    /// An accept: the ring serves it from the descriptor's multishot
+    /// accept instead of a request of its own (`prep` is not called).
+    const ACCEPT: bool = false;
 }
 
 /// What an I/O object's operation is on Linux: both kinds, so that the
@@ -232,6 +236,8 @@ impl Default for Peer {
 }
 
 impl Submit for Accept {
+    const ACCEPT: bool = true;
+
     fn prep(&mut self, fd: RawFd) -> io::Result<Entry> {
         self.peer.len = mem::size_of::<libc::sockaddr_storage>() as u32;
         Ok(opcode::Accept::new(
@@ -260,6 +266,8 @@ impl Submit for Accept {
 }
 
 impl<S: FromFd> Submit for AcceptAs<S> {
+    const ACCEPT: bool = true;
+
     fn prep(&mut self, fd: RawFd) -> io::Result<Entry> {
         self.accept.prep(fd)
     }

@@ -61,6 +61,9 @@ pub(crate) struct Guarded {
     pub(crate) read_closed: bool,
     /// Deregistered: new operations fail, readiness is ignored.
     pub(crate) shutdown: bool,
+    /// A ring's accepts (see `reactor/uring.rs`).
+    #[cfg(target_os = "linux")]
+    pub(crate) accepts: super::uring::Accepts,
 }
 
 impl Guarded {
@@ -119,6 +122,8 @@ impl DescriptorState {
                 try_speculative: [true; 3],
                 read_closed: false,
                 shutdown: true,
+                #[cfg(target_os = "linux")]
+                accepts: Default::default(),
             }),
             spares: [Spare::new(), Spare::new(), Spare::new()],
         }

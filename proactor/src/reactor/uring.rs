@@ -28,6 +28,22 @@ use std::time::{Duration, Instant};
 /// How long a context being dropped waits for the completions of the
 /// requests it cancelled (they come at once in practice).
 const SHUTDOWN_PATIENCE: Duration = Duration::from_secs(5);
+/// Connections a listener takes ahead of its accepts; at this many the
+/// multishot accept stops, and the rest wait in the kernel's backlog.
+const ACCEPTED_AHEAD: usize = 16;
+
+/// A listener's multishot accept: one request in the kernel accepts every
+/// connection, and each goes to the first waiting accept operation, or
+/// waits here for the next one. Accept operations are queued (read kind)
+/// but never in the kernel themselves: cancelling one only unqueues it.
+#[derive(Default)]
+pub(crate) struct Accepts {
+    /// Accepted connections no operation has taken yet.
+    ahead: std::collections::VecDeque<std::os::fd::OwnedFd>,
+    /// Multishot requests that have not ended (one, or a cancelled one on
+    /// its way out while its successor starts).
+    live: u32,
+}
 
 /// The ring's part of a completion operation: where it is queued, and how
 /// to build and finish its request without knowing its type. Zero is a
@@ -122,6 +138,22 @@ impl Reactor {
             })
         };
         let k = kind as usize;
+        if O::ACCEPT && early.is_none() {
+            drop(on_record);
+            let mut g = g;
+            if let Some(fd) = g.accepts.ahead.pop_front() {
+                drop(g);
+                // SAFETY: ours; never queued nor in the kernel.
+                let done = unsafe { Self::end_with(header, -1, Ok(into_raw(fd))) };
+                op.launched();
+                return self.sched().post_completion(done);
+            }
+            // SAFETY: handed over to the queue; `launched` forgets ours.
+            g.queues[k].push(unsafe { OpPtr::from_raw(header.cast()) });
+            self.keep_accepting(&mut g, d);
+            drop(g);
+            return op.launched();
+        }
         let early = early.or_else(|| {
             if !g.queues[k].is_empty() {
                 return None;
@@ -175,12 +207,86 @@ impl Reactor {
     /// `h` is a live operation, in no queue and not in the kernel, whose
     /// descriptor's lock the caller holds (if it has one).
     unsafe fn end(h: NonNull<CompletionHeader>, fd: RawFd, e: io::Error) -> OpPtr {
+        // SAFETY: forwarded.
+        unsafe { Self::end_with(h, fd, Err(e)) }
+    }
+
+    /// Ends the unsubmitted operation `h` with `res` (see [`Reactor::end`]).
+    ///
+    /// # Safety
+    /// As for [`Reactor::end`].
+    unsafe fn end_with(h: NonNull<CompletionHeader>, fd: RawFd, res: io::Result<usize>) -> OpPtr {
         // SAFETY: caller's contract.
         unsafe {
             let s = slot(h);
-            s.complete.expect("a prepared slot")(s.op, fd, Err(e));
+            let done = s.complete.expect("a prepared slot")(s.op, fd, res);
+            debug_assert!(done);
             CompletionHeader::land(h, Ok(0))
         }
+    }
+
+    /// Starts the listener's multishot accept if accepts wait and none is
+    /// running (nor one ending, whose end starts the next).
+    fn keep_accepting(&self, g: &mut Guarded, d: &DescriptorState) {
+        let waiting = !g.queues[OpKind::Read as usize].is_empty();
+        if waiting && g.accepts.live == 0 && !g.shutdown {
+            g.accepts.live = 1;
+            self.ring()
+                .accept_multishot(g.fd, d as *const DescriptorState as u64);
+        }
+    }
+
+    /// A completion of the multishot accept of the state at `state`: the
+    /// connection goes to the first waiting accept, or waits for one.
+    /// Returns how many operations went to `out`.
+    ///
+    /// # Safety
+    /// `state` is the address of a pooled state of this reactor.
+    unsafe fn accepted(&self, state: u64, res: i32, more: bool, out: &mut OpQueue) -> usize {
+        // SAFETY: pooled states live as long as the reactor.
+        let d = unsafe { &*(state as *const DescriptorState) };
+        let mut g = d.lock();
+        if !more {
+            g.accepts.live -= 1;
+        }
+        let q = &g.queues[OpKind::Read as usize];
+        let mut n = 0;
+        match result_of(res) {
+            Ok(new) => {
+                use std::os::fd::FromRawFd;
+                // SAFETY: the kernel gave us a new descriptor.
+                let fd = unsafe { std::os::fd::OwnedFd::from_raw_fd(new as RawFd) };
+                if g.shutdown {
+                    drop(fd);
+                } else if let Some(op) = q.pop() {
+                    let h = op.into_raw().cast::<CompletionHeader>();
+                    // SAFETY: a queued accept, never in the kernel.
+                    out.push(unsafe { Self::end_with(h, g.fd, Ok(into_raw(fd))) });
+                    n += 1;
+                } else {
+                    g.accepts.ahead.push_back(fd);
+                    if g.accepts.ahead.len() >= ACCEPTED_AHEAD && more {
+                        self.ring().stop_accepting(state);
+                    }
+                }
+            }
+            // Ended by a close, a cancellation or `stop_accepting`; or a
+            // connection that went away before it was taken: nothing for
+            // the waiting accepts.
+            Err(e) if crate::error::is_operation_aborted(&e) || is_transient(&e) => {}
+            // Out of descriptors, and the like: the first waiting accept
+            // says so; the others wait for the next attempt.
+            Err(e) => {
+                if let Some(op) = q.pop() {
+                    let h = op.into_raw().cast::<CompletionHeader>();
+                    // SAFETY: as above.
+                    out.push(unsafe { Self::end(h, g.fd, e) });
+                    n += 1;
+                }
+            }
+        }
+        self.keep_accepting(&mut g, d);
+        n
     }
 
     /// Submits the front operation of queue `k` if it is not in the kernel
@@ -314,6 +420,8 @@ impl Reactor {
     /// ended with "operation aborted".
     pub(crate) fn abort_submissions(&self, g: &mut Guarded) -> OpQueue {
         self.ring().cancel_fd(g.fd);
+        // Connections accepted ahead of their accepts are refused now.
+        g.accepts.ahead.clear();
         let aborted = OpQueue::new();
         for q in &g.queues {
             let kept = OpQueue::new();
@@ -346,6 +454,9 @@ impl ReactorTask {
         r.ring().wait(timeout, &r.busy, max_poll_ns, |c| match c {
             // SAFETY: the ring reports operations' completions as such.
             Reaped::Op(ud, res) => n += unsafe { r.reaped(ud, res, ops) },
+            // SAFETY: the ring reports a multishot accept's completions
+            // with the state it was started for.
+            Reaped::Accepted(state, res, more) => n += unsafe { r.accepted(state, res, more, ops) },
             Reaped::Timer => fired = true,
         });
         // Harvested operations and timer waits carry their unit of work.
@@ -373,11 +484,16 @@ impl ReactorTask {
             if left.is_zero() {
                 break;
             }
-            r.ring().wait(Some(left), &r.busy, 0, |c| {
-                if let Reaped::Op(ud, res) = c {
-                    // SAFETY: as in `run_ring`.
-                    unsafe { r.reaped(ud, res, ops) };
+            r.ring().wait(Some(left), &r.busy, 0, |c| match c {
+                // SAFETY: as in `run_ring`.
+                Reaped::Op(ud, res) => {
+                    let _ = unsafe { r.reaped(ud, res, ops) };
                 }
+                // SAFETY: as in `run_ring`.
+                Reaped::Accepted(state, res, more) => {
+                    let _ = unsafe { r.accepted(state, res, more, ops) };
+                }
+                Reaped::Timer => {}
             });
         }
         r.abandon_timers(ops);
@@ -387,4 +503,17 @@ impl ReactorTask {
 /// Fails the operation in `op` with `e` (its outcome is kept in it).
 fn o_fail<O: Submit>(op: &mut Unstarted<Native<O>>, e: io::Error) {
     op.parts().0 .0.fail(e);
+}
+
+/// A new descriptor as an operation's result.
+fn into_raw(fd: std::os::fd::OwnedFd) -> usize {
+    std::os::fd::IntoRawFd::into_raw_fd(fd) as usize
+}
+
+/// A connection that went away before it was taken.
+fn is_transient(e: &io::Error) -> bool {
+    matches!(
+        e.raw_os_error(),
+        Some(libc::ECONNABORTED) | Some(libc::EPROTO)
+    )
 }

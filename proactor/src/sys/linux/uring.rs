@@ -28,6 +28,9 @@ const WAKE: u64 = 2;
 const IGNORED: u64 = 4;
 /// Set in the user data of a timeout: the rest is its boxed `Timespec`.
 const TIMER_BIT: u64 = 1;
+/// Set in the user data of a multishot accept: the rest is the address
+/// of its descriptor's state.
+const ACCEPT_BIT: u64 = 2;
 const ENTRIES: u32 = 1024;
 /// Completions the kernel can hold before it buffers them aside.
 const CQ_ENTRIES: u32 = 16 * ENTRIES;
@@ -46,6 +49,9 @@ pub(crate) enum Reaped {
     Op(u64, i32),
     /// The armed timer went off.
     Timer,
+    /// A multishot accept's: its descriptor state's address, the result,
+    /// and whether more will come.
+    Accepted(u64, i32, bool),
 }
 
 pub(crate) struct Ring {
@@ -208,6 +214,22 @@ impl Ring {
             Some(patience),
             types::CancelBuilder::fd(types::Fd(fd)).all(),
         );
+    }
+
+    /// Starts accepting connections on `fd` until cancelled or failed;
+    /// each comes as [`Reaped::Accepted`] for `state`.
+    pub(crate) fn accept_multishot(&self, fd: RawFd, state: u64) {
+        debug_assert!(state & 7 == 0);
+        let entry = opcode::AcceptMulti::new(types::Fd(fd))
+            .flags(libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC)
+            .build()
+            .user_data(state | ACCEPT_BIT);
+        self.push(&mut sync::lock(&self.sq), &entry);
+    }
+
+    /// Stops the multishot accept of `state` (it ends with `ECANCELED`).
+    pub(crate) fn stop_accepting(&self, state: u64) {
+        self.cancel(state | ACCEPT_BIT);
     }
 
     fn push_wake_read(&self, sq: &mut Submissions) {
@@ -373,6 +395,11 @@ impl Ring {
                     found += 1;
                 }
                 IGNORED => {}
+                _ if ud & ACCEPT_BIT != 0 => {
+                    found += 1;
+                    let more = cqueue::more(cqe.flags());
+                    on(Reaped::Accepted(ud & !ACCEPT_BIT, cqe.result(), more));
+                }
                 _ if ud & TIMER_BIT != 0 => {
                     // SAFETY: the box `set_timer` leaked for this timeout,
                     // whose last completion this is.
@@ -415,7 +442,7 @@ impl Drop for Ring {
         // SAFETY: the only handle on the queue now.
         for cqe in unsafe { self.ring.completion_shared() } {
             let ud = cqe.user_data();
-            if ud != WAKE && ud != IGNORED && ud & TIMER_BIT != 0 {
+            if ud != WAKE && ud != IGNORED && ud & ACCEPT_BIT == 0 && ud & TIMER_BIT != 0 {
                 // SAFETY: as in `reap`.
                 drop(unsafe { Box::from_raw((ud & !TIMER_BIT) as *mut types::Timespec) });
             }

@@ -77,9 +77,20 @@ impl IoContext {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn with_concurrency_hint(hint: usize) -> io::Result<IoContext> {
-        Ok(IoContext {
+        let ctx = Self::without_backend(hint);
+        // On Windows the completion port is the context, as in Asio:
+        // handlers posted from other threads go through it from the start.
+        #[cfg(all(windows, not(loom)))]
+        ctx.sched.reactor()?;
+        Ok(ctx)
+    }
+
+    /// A context whose backend is created with its first I/O object (or
+    /// installed by hand: the scheduler's tests seat a fake one).
+    pub(crate) fn without_backend(hint: usize) -> IoContext {
+        IoContext {
             sched: Arc::new(Scheduler::new(hint)),
-        })
+        }
     }
 
     /// The context's executor.

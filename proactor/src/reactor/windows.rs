@@ -151,6 +151,10 @@ impl Task for ReactorTask {
         self.0.poller.interrupt();
     }
 
+    fn deliver(&self, op: crate::op::OpPtr) -> Result<(), crate::op::OpPtr> {
+        self.0.poller.post_op(op)
+    }
+
     fn shutdown(&self, ops: &mut OpQueue) {
         let r = &self.0;
         // Every socket is closed (cancelling its operations); the objects
@@ -202,6 +206,51 @@ mod tests {
         let registered = unsafe { state.as_ref() }.lock().registered;
         assert_ne!(registered & SKIPS_ON_SUCCESS, 0);
         r.release(state);
+    }
+
+    /// Handlers posted from outside the context's threads are packets
+    /// in the port (run by the thread that takes them out); those posted
+    /// from its handlers use the scheduler's queue.
+    #[test]
+    fn handlers_posted_from_outside_come_through_the_port() {
+        use crate::Executor;
+        for ctx in [
+            IoContext::new().unwrap(),
+            IoContext::with_concurrency_hint(1).unwrap(),
+        ] {
+            let r = ctx.executor().sched.created_reactor().unwrap().clone();
+            let (tx, rx) = mpsc::channel();
+            let ex = ctx.executor();
+            let tx2 = tx.clone();
+            std::thread::spawn(move || ex.post(move || tx2.send("from a thread").unwrap()))
+                .join()
+                .unwrap();
+            let ex = ctx.executor();
+            ctx.executor().post(move || {
+                tx.send("outer").unwrap();
+                ex.post(move || tx.send("inner").unwrap());
+            });
+            assert_eq!(ctx.run(), 3);
+            let mut got: Vec<_> = rx.try_iter().collect();
+            got.sort_unstable();
+            assert_eq!(got, ["from a thread", "inner", "outer"]);
+            assert_eq!(r.poller.delivered(), 2, "the two posts from outside run()");
+            assert_eq!(r.poller.in_flight(), 0);
+        }
+    }
+
+    /// A posted handler still in the port when its context is dropped is
+    /// destroyed with it, unrun.
+    #[test]
+    fn a_handler_left_in_the_port_is_destroyed_with_the_context() {
+        use crate::Executor;
+        let ctx = IoContext::new().unwrap();
+        let kept = std::sync::Arc::new(());
+        let k = kept.clone();
+        ctx.executor().post(move || drop(k));
+        assert_eq!(std::sync::Arc::strong_count(&kept), 2);
+        drop(ctx);
+        assert_eq!(std::sync::Arc::strong_count(&kept), 1);
     }
 
     #[test]

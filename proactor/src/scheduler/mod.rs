@@ -231,8 +231,40 @@ impl Scheduler {
 
     #[inline]
     fn post_shared(&self, op: OpPtr) {
+        #[cfg(all(windows, not(loom)))]
+        let Some(op) = self.post_from_outside(op) else {
+            return;
+        };
         self.queue.push(op);
         self.after_push();
+    }
+
+    /// Windows: a handler posted from outside the context's threads goes
+    /// through the completion port (`PostQueuedCompletionStatus`, as in
+    /// Asio): it wakes the thread waiting there and is run by it. Returns
+    /// `op` if it is to be queued instead: posted from a handler of this
+    /// context (a thread that needs no waking), or before the port exists.
+    #[cfg(all(windows, not(loom)))]
+    fn post_from_outside(&self, op: OpPtr) -> Option<OpPtr> {
+        // From a handler, or after shutdown (the queue drops it at once).
+        if Frame::with_current(self, |frame| frame.is_some())
+            || self.idle.idle.state() & SHUTDOWN != 0
+        {
+            return Some(op);
+        }
+        let Some(task) = self.task() else {
+            return Some(op);
+        };
+        // The unit is held while the operation is in the port (where the
+        // out-of-work check cannot see it), and released when the task
+        // hands it back.
+        self.work_started();
+        if let Err(op) = task.deliver(op) {
+            self.queue.push(op);
+            self.after_push();
+            self.work_finished(1);
+        }
+        None
     }
 
     /// A producer's duty after publishing work: wake an idle thread if any,
@@ -407,8 +439,11 @@ impl Scheduler {
         if self.flags.task.set(task).is_err() {
             return false;
         }
-        // SAFETY: the sentinel is ours and not in the queue yet.
-        self.post_shared(unsafe { OpPtr::from_raw(self.flags.task_op) });
+        // SAFETY: the sentinel is ours and not in the queue yet. (Into the
+        // queue itself: it is never a packet.)
+        self.queue
+            .push(unsafe { OpPtr::from_raw(self.flags.task_op) });
+        self.after_push();
         true
     }
 
@@ -472,6 +507,13 @@ impl Scheduler {
             fn drop(&mut self) {
                 if let Some(chain) = self.frame.private.take() {
                     self.sched.queue.push_chain(chain);
+                    self.sched.after_push();
+                } else if !self.sched.queue.is_empty() {
+                    // Work left behind (if only the task's sentinel, which
+                    // this thread may just have put back): a thread that
+                    // went to sleep while this one held it must not sleep
+                    // on (Asio wakes one whenever it takes a handler and
+                    // more are queued).
                     self.sched.after_push();
                 }
                 #[cfg(not(loom))]

@@ -12,6 +12,7 @@
 //! turns.
 
 use crate::op::queue::OpQueue;
+use crate::op::OpPtr;
 use std::time::Duration;
 
 /// A backend that can take the scheduler's task seat.
@@ -30,4 +31,12 @@ pub(crate) trait Task: Send + Sync + 'static {
     /// Abandons every pending operation (the context is being dropped):
     /// moves them into `ops` to be destroyed without being run.
     fn shutdown(&self, ops: &mut OpQueue);
+
+    /// Takes a posted operation (holding one unit of outstanding work) to
+    /// hand back from a later [`Task::run`], as a completion port does with
+    /// `PostQueuedCompletionStatus`; or gives it back, to be queued.
+    #[cfg_attr(not(windows), allow(dead_code))]
+    fn deliver(&self, op: OpPtr) -> Result<(), OpPtr> {
+        Err(op)
+    }
 }

@@ -17,6 +17,10 @@
 //!   the result and hands on, ready to be queued on the scheduler. The
 //!   operation held one unit of outstanding work since it was started; the
 //!   reactor's task reports it released with the harvest.
+//! * **Posted handlers** from outside the context's threads are packets
+//!   with [`POSTED`] as their key and the operation as their `OVERLAPPED`
+//!   pointer ([`Poller::post_op`]): the packet wakes the waiting thread,
+//!   which hands the operation on like a completion.
 //! * **In flight**: the poller counts the operations the kernel holds, so
 //!   that a context being dropped can wait for their packets
 //!   ([`Poller::drain`]) before it destroys them.
@@ -42,6 +46,10 @@ pub(super) const WAKE: usize = 1;
 
 /// The completion key of sockets: their packets carry an operation.
 pub(super) const IO: usize = 2;
+
+/// The completion key of posted handlers: the packet's `OVERLAPPED`
+/// pointer is the operation itself.
+const POSTED: usize = 3;
 
 /// The descriptor state's `registered` bit saying that the socket's
 /// operations that finish inside their call queue no packet.
@@ -71,8 +79,10 @@ pub(crate) struct Poller {
     wake_pending: AtomicBool,
     clock: Mutex<Clock>,
     /// Operations started and not yet harvested (or finished in their
-    /// call).
+    /// call), and posted ones in the port.
     in_flight: AtomicUsize,
+    #[cfg(test)]
+    delivered: AtomicUsize,
 }
 
 impl Poller {
@@ -82,6 +92,8 @@ impl Poller {
             wake_pending: AtomicBool::new(false),
             clock: Mutex::new(Clock::default()),
             in_flight: AtomicUsize::new(0),
+            #[cfg(test)]
+            delivered: AtomicUsize::new(0),
         })
     }
 
@@ -132,6 +144,15 @@ impl Poller {
                 // queue again: a wake-up wanted from now on needs a packet
                 // of its own.
                 WAKE => self.wake_pending.store(false, SeqCst),
+                POSTED if !p.lpOverlapped.is_null() => {
+                    // SAFETY: `post_op` sent this operation, ours again.
+                    let op =
+                        unsafe { OpPtr::from_raw(NonNull::new_unchecked(p.lpOverlapped.cast())) };
+                    self.in_flight.fetch_sub(1, SeqCst);
+                    #[cfg(test)]
+                    self.delivered.fetch_add(1, SeqCst);
+                    on_done(op);
+                }
                 IO if p.lpOverlapped.is_null() => {
                     // Not one of ours (a packet posted by hand, or a call
                     // made without an OVERLAPPED on an associated handle).
@@ -160,6 +181,30 @@ impl Poller {
                 _ => {}
             }
         }
+    }
+
+    /// Sends a posted operation through the port: the waiting thread (or
+    /// the next) takes it out and hands it on like a completion. Gives it
+    /// back if the port refuses it.
+    pub(crate) fn post_op(&self, op: OpPtr) -> Result<(), OpPtr> {
+        // Counted in flight: a context being dropped destroys it with the
+        // other packets (`drain`).
+        self.in_flight.fetch_add(1, SeqCst);
+        let raw = op.into_raw();
+        match self.port.post(POSTED, 0, raw.as_ptr().cast()) {
+            Ok(()) => Ok(()),
+            Err(_) => {
+                self.in_flight.fetch_sub(1, SeqCst);
+                // SAFETY: the port did not take it: still ours.
+                Err(unsafe { OpPtr::from_raw(raw) })
+            }
+        }
+    }
+
+    /// Posted operations taken out of the port (tests).
+    #[cfg(test)]
+    pub(crate) fn delivered(&self) -> usize {
+        self.delivered.load(SeqCst)
     }
 
     /// An operation is about to be issued: the kernel may hold it.
@@ -292,6 +337,25 @@ impl Poller {
     #[cfg(test)]
     pub(super) fn port(&self) -> &CompletionPort {
         &self.port
+    }
+}
+
+impl Drop for Poller {
+    /// Destroys, unrun, the handlers posted while the context shut down
+    /// (after its last look at the port).
+    fn drop(&mut self) {
+        let mut entries = [OVERLAPPED_ENTRY::default(); ENTRIES_PER_WAIT];
+        while let Ok(packets) = self.port.dequeue(&mut entries, 0) {
+            if packets.is_empty() {
+                break;
+            }
+            for p in packets {
+                if p.lpCompletionKey == POSTED && !p.lpOverlapped.is_null() {
+                    // SAFETY: `post_op` sent this operation, ours again.
+                    drop(unsafe { OpPtr::from_raw(NonNull::new_unchecked(p.lpOverlapped.cast())) });
+                }
+            }
+        }
     }
 }
 

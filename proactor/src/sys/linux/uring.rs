@@ -41,6 +41,9 @@ struct Submissions {
     blocked: bool,
     /// The user data of the armed timeout, if any.
     armed: Option<u64>,
+    /// The user data of every timeout whose box is not freed yet (its
+    /// last completion has not been reaped).
+    timeouts: Vec<u64>,
 }
 
 /// One completion, as the task sees it.
@@ -119,6 +122,7 @@ impl Ring {
             sq: Mutex::new(Submissions {
                 blocked: false,
                 armed: None,
+                timeouts: Vec::new(),
             }),
             cq: Mutex::new(()),
             // SAFETY: just created, owned by nobody else.
@@ -274,6 +278,7 @@ impl Ring {
             .build()
             .user_data(tag);
         sq.armed = Some(tag);
+        sq.timeouts.push(tag);
         self.push(&mut sq, &entry);
     }
 
@@ -401,17 +406,16 @@ impl Ring {
                     on(Reaped::Accepted(ud & !ACCEPT_BIT, cqe.result(), more));
                 }
                 _ if ud & TIMER_BIT != 0 => {
-                    // SAFETY: the box `set_timer` leaked for this timeout,
-                    // whose last completion this is.
-                    drop(unsafe { Box::from_raw((ud & !TIMER_BIT) as *mut types::Timespec) });
-                    if cqe.result() == -libc::ETIME {
-                        let mut sq = sync::lock(&self.sq);
-                        if sq.armed == Some(ud) {
-                            sq.armed = None;
-                            drop(sq);
-                            found += 1;
-                            on(Reaped::Timer);
-                        }
+                    let mut sq = sync::lock(&self.sq);
+                    if let Some(i) = sq.timeouts.iter().position(|&t| t == ud) {
+                        sq.timeouts.swap_remove(i);
+                        free_timeout(ud);
+                    }
+                    if cqe.result() == -libc::ETIME && sq.armed == Some(ud) {
+                        sq.armed = None;
+                        drop(sq);
+                        found += 1;
+                        on(Reaped::Timer);
                     }
                 }
                 _ => {
@@ -431,21 +435,33 @@ impl Ring {
 
 impl Drop for Ring {
     fn drop(&mut self) {
-        // The kernel must be done with the eventfd buffer and the timeout
-        // boxes before they are freed.
-        let _ = self.ring.submitter().register_sync_cancel(
+        // Nothing the kernel holds may write into the eventfd buffer once
+        // it is freed: cancel everything, and wait.
+        let cancelled = self.ring.submitter().register_sync_cancel(
             Some(types::Timespec::new().sec(1)),
             types::CancelBuilder::any(),
         );
-        let _ = self.ring.submitter().submit();
-        let _cq = sync::lock(&self.cq);
-        // SAFETY: the only handle on the queue now.
-        for cqe in unsafe { self.ring.completion_shared() } {
-            let ud = cqe.user_data();
-            if ud != WAKE && ud != IGNORED && ud & ACCEPT_BIT == 0 && ud & TIMER_BIT != 0 {
-                // SAFETY: as in `reap`.
-                drop(unsafe { Box::from_raw((ud & !TIMER_BIT) as *mut types::Timespec) });
-            }
+        let held = match cancelled {
+            Ok(()) => false,
+            // ENOENT: nothing was left to cancel.
+            Err(e) => e.raw_os_error() != Some(libc::ENOENT),
+        };
+        if held {
+            // Still held (it would not end in time): leak the buffer.
+            let buf = std::mem::replace(&mut self.wake_buf, Box::new(UnsafeCell::new(0)));
+            Box::leak(buf);
+        }
+        // The kernel copies a timeout's time when it takes the request, and
+        // never takes one from now on: every box can go.
+        for tag in std::mem::take(&mut sync::lock(&self.sq).timeouts) {
+            free_timeout(tag);
         }
     }
+}
+
+/// Frees the boxed `Timespec` of the timeout with user data `tag`.
+fn free_timeout(tag: u64) {
+    // SAFETY: `set_timer` leaked this box for the timeout, and its
+    // record in `timeouts` was removed by the caller: freed once.
+    drop(unsafe { Box::from_raw((tag & !TIMER_BIT) as *mut types::Timespec) });
 }

@@ -322,6 +322,14 @@ NOTES = """
   Asio's rule of waking an idle thread whenever more than one handler is
   queued, which a blocking handler needs to let the others progress),
   which leaves the client more of the machine.
+- **io_uring** (`PROACTOR_BACKEND=io_uring`): the same server binary on the
+  ring. With 100 sessions, a turn submits the requests its handlers made
+  in one `io_uring_enter`: about 0.07 system calls per echoed message,
+  against 2 (a `recvfrom` and a `sendto`) on epoll. The ring runs with
+  cooperative task running: without it, the kernel retried each receive
+  the moment the data arrived, while the sending side still held the
+  socket's lock, and spun on it (12% of the server's time). Its timers are
+  the reactor's heap, as on epoll; only the earliest expiry is a request.
 """
 
 

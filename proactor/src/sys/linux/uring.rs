@@ -32,6 +32,8 @@ const TIMER_BIT: u64 = 1;
 /// of its descriptor's state.
 const ACCEPT_BIT: u64 = 2;
 const ENTRIES: u32 = 1024;
+/// Timeout boxes kept for reuse.
+const SPARE_TIMEOUTS: usize = 4;
 /// Completions the kernel can hold before it buffers them aside.
 const CQ_ENTRIES: u32 = 16 * ENTRIES;
 
@@ -44,6 +46,11 @@ struct Submissions {
     /// The user data of every timeout whose box is not freed yet (its
     /// last completion has not been reaped).
     timeouts: Vec<u64>,
+    /// Boxes of ended timeouts, for the next ones: arming a timer costs
+    /// no allocation at steady state. (Boxes: the kernel is given their
+    /// addresses, which must not move.)
+    #[allow(clippy::vec_box)]
+    spare: Vec<Box<types::Timespec>>,
 }
 
 /// One completion, as the task sees it.
@@ -123,6 +130,7 @@ impl Ring {
                 blocked: false,
                 armed: None,
                 timeouts: Vec::new(),
+                spare: Vec::new(),
             }),
             cq: Mutex::new(()),
             // SAFETY: just created, owned by nobody else.
@@ -269,9 +277,16 @@ impl Ring {
         // SAFETY: writes the current time into `now`.
         unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut now) };
         let at = Duration::new(now.tv_sec as u64, now.tv_nsec as u32).saturating_add(after);
-        // The kernel copies it when it takes the entry; it is freed with
-        // the timeout's completion.
-        let spec = Box::into_raw(Box::new(types::Timespec::from(at)));
+        // The kernel copies it when it takes the entry; the box is given
+        // back with the timeout's completion.
+        let time = types::Timespec::from(at);
+        let spec = match sq.spare.pop() {
+            Some(mut b) => {
+                *b = time;
+                Box::into_raw(b)
+            }
+            None => Box::into_raw(Box::new(time)),
+        };
         let tag = spec as u64 | TIMER_BIT;
         let entry = opcode::Timeout::new(spec)
             .flags(types::TimeoutFlags::ABS)
@@ -409,7 +424,10 @@ impl Ring {
                     let mut sq = sync::lock(&self.sq);
                     if let Some(i) = sq.timeouts.iter().position(|&t| t == ud) {
                         sq.timeouts.swap_remove(i);
-                        free_timeout(ud);
+                        let b = take_timeout(ud);
+                        if sq.spare.len() < SPARE_TIMEOUTS {
+                            sq.spare.push(b);
+                        }
                     }
                     if cqe.result() == -libc::ETIME && sq.armed == Some(ud) {
                         sq.armed = None;
@@ -454,14 +472,14 @@ impl Drop for Ring {
         // The kernel copies a timeout's time when it takes the request, and
         // never takes one from now on: every box can go.
         for tag in std::mem::take(&mut sync::lock(&self.sq).timeouts) {
-            free_timeout(tag);
+            drop(take_timeout(tag));
         }
     }
 }
 
-/// Frees the boxed `Timespec` of the timeout with user data `tag`.
-fn free_timeout(tag: u64) {
+/// The boxed `Timespec` of the timeout with user data `tag`, ours again.
+fn take_timeout(tag: u64) -> Box<types::Timespec> {
     // SAFETY: `set_timer` leaked this box for the timeout, and its
-    // record in `timeouts` was removed by the caller: freed once.
-    drop(unsafe { Box::from_raw((tag & !TIMER_BIT) as *mut types::Timespec) });
+    // record in `timeouts` was removed by the caller: taken back once.
+    unsafe { Box::from_raw((tag & !TIMER_BIT) as *mut types::Timespec) }
 }

@@ -16,9 +16,8 @@
 
 use crate::buf::{IoBuf, IoBufMut};
 use crate::compose::{ReadAll, ReadPart, WriteAll, WritePart};
-use crate::io::ops::{Io, ReadSome, WriteSome};
-use crate::io::{IoCore, Start};
-use crate::reactor::op::OpKind;
+use crate::io::ops::Io;
+use crate::io::{start_read, start_write, IoCore};
 use crate::sync::Arc;
 use crate::token::CompletionToken;
 use crate::IoExecutor;
@@ -235,7 +234,7 @@ impl RandomAccessFile {
         buf: B,
         token: T,
     ) -> T::Output {
-        token.launch(read_at(&self.core, offset, buf))
+        start_read(&self.core, Io::At(offset), buf, token)
     }
 
     /// Writes at least one byte of `buf[..len]` at `offset`.
@@ -253,7 +252,7 @@ impl RandomAccessFile {
         buf: B,
         token: T,
     ) -> T::Output {
-        token.launch(write_at(&self.core, offset, buf))
+        start_write(&self.core, Io::At(offset), buf, token)
     }
 
     /// Reads at `offset` until `buf` is full (its whole capacity). The end
@@ -275,11 +274,10 @@ impl RandomAccessFile {
         buf: B,
         token: T,
     ) -> T::Output {
-        let stream = Offset {
-            core: self.core.clone(),
-            offset,
-        };
-        token.launch(ReadAll { stream, buf })
+        token.launch(ReadAll {
+            stream: self.at(offset),
+            buf,
+        })
     }
 
     /// Writes all of `buf[..len]` at `offset`. On failure,
@@ -299,27 +297,20 @@ impl RandomAccessFile {
         buf: B,
         token: T,
     ) -> T::Output {
-        let stream = Offset {
+        token.launch(WriteAll {
+            stream: self.at(offset),
+            buf,
+        })
+    }
+}
+
+impl RandomAccessFile {
+    /// The file from `offset` on, for the whole-buffer transfers.
+    fn at(&self, offset: u64) -> Offset {
+        Offset {
             core: self.core.clone(),
             offset,
-        };
-        token.launch(WriteAll { stream, buf })
-    }
-}
-
-fn read_at<B: IoBufMut>(core: &Arc<IoCore>, offset: u64, buf: B) -> Start<ReadSome<B>> {
-    Start {
-        core: core.clone(),
-        op: ReadSome::new(buf, Io::At(offset), false),
-        kind: OpKind::Read,
-    }
-}
-
-fn write_at<B: IoBuf>(core: &Arc<IoCore>, offset: u64, buf: B) -> Start<WriteSome<B>> {
-    Start {
-        core: core.clone(),
-        op: WriteSome::new(buf, Io::At(offset)),
-        kind: OpKind::Write,
+        }
     }
 }
 
@@ -338,7 +329,7 @@ impl ReadPart for Offset {
         done: usize,
         token: T,
     ) -> T::Output {
-        token.launch(read_at(&self.core, self.offset + done as u64, buf))
+        start_read(&self.core, Io::At(self.offset + done as u64), buf, token)
     }
 }
 
@@ -349,6 +340,6 @@ impl WritePart for Offset {
         done: usize,
         token: T,
     ) -> T::Output {
-        token.launch(write_at(&self.core, self.offset + done as u64, buf))
+        start_write(&self.core, Io::At(self.offset + done as u64), buf, token)
     }
 }

@@ -372,7 +372,7 @@ impl<S: FromFd> Reactive for AcceptAs<S> {
     }
 }
 
-pub(super) fn is_transient_accept_error(e: &io::Error) -> bool {
+pub(crate) fn is_transient_accept_error(e: &io::Error) -> bool {
     matches!(
         e.raw_os_error(),
         Some(libc::ECONNABORTED) | Some(libc::EPROTO)

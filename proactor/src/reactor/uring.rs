@@ -273,7 +273,9 @@ impl Reactor {
             // Ended by a close, a cancellation or `stop_accepting`; or a
             // connection that went away before it was taken: nothing for
             // the waiting accepts.
-            Err(e) if crate::error::is_operation_aborted(&e) || is_transient(&e) => {}
+            Err(e)
+                if crate::error::is_operation_aborted(&e)
+                    || crate::io::ops::is_transient_accept_error(&e) => {}
             // Out of descriptors, and the like: the first waiting accept
             // says so; the others wait for the next attempt.
             Err(e) => {
@@ -508,12 +510,4 @@ fn o_fail<O: Submit>(op: &mut Unstarted<Native<O>>, e: io::Error) {
 /// A new descriptor as an operation's result.
 fn into_raw(fd: std::os::fd::OwnedFd) -> usize {
     std::os::fd::IntoRawFd::into_raw_fd(fd) as usize
-}
-
-/// A connection that went away before it was taken.
-fn is_transient(e: &io::Error) -> bool {
-    matches!(
-        e.raw_os_error(),
-        Some(libc::ECONNABORTED) | Some(libc::EPROTO)
-    )
 }

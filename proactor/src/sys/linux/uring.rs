@@ -186,9 +186,7 @@ impl Ring {
     /// Submits every pushed entry (before a descriptor is closed: its
     /// operations must be in the kernel to be cancelled).
     pub(crate) fn flush(&self) {
-        let _sq = sync::lock(&self.sq);
-        // SAFETY: lock held, as in `push`.
-        if !unsafe { self.ring.submission_shared() }.is_empty() {
+        if self.needs_enter() {
             self.submit_now();
         }
     }
@@ -213,8 +211,11 @@ impl Ring {
             .user_data(IGNORED);
         let mut sq = sync::lock(&self.sq);
         self.push(&mut sq, &entry);
-        // Not left for the next turn: it may be far off.
-        self.submit_now();
+        // Not left for the next turn, which may be far off (`push` has
+        // submitted it if a thread waits in the kernel).
+        if !sq.blocked {
+            self.submit_now();
+        }
     }
 
     /// Cancels every operation the kernel holds on `fd` and waits until

@@ -145,9 +145,8 @@ impl Poller {
                 // of its own.
                 WAKE => self.wake_pending.store(false, SeqCst),
                 POSTED if !p.lpOverlapped.is_null() => {
-                    // SAFETY: `post_op` sent this operation, ours again.
-                    let op =
-                        unsafe { OpPtr::from_raw(NonNull::new_unchecked(p.lpOverlapped.cast())) };
+                    // SAFETY: a posted handler's packet.
+                    let op = unsafe { posted(p) };
                     self.in_flight.fetch_sub(1, SeqCst);
                     #[cfg(test)]
                     self.delivered.fetch_add(1, SeqCst);
@@ -351,12 +350,22 @@ impl Drop for Poller {
             }
             for p in packets {
                 if p.lpCompletionKey == POSTED && !p.lpOverlapped.is_null() {
-                    // SAFETY: `post_op` sent this operation, ours again.
-                    drop(unsafe { OpPtr::from_raw(NonNull::new_unchecked(p.lpOverlapped.cast())) });
+                    // SAFETY: a posted handler's packet.
+                    drop(unsafe { posted(p) });
                 }
             }
         }
     }
+}
+
+/// The operation a [`POSTED`] packet carries, ours again.
+///
+/// # Safety
+/// `p` is a dequeued packet of key [`POSTED`] with a non-null pointer,
+/// which `Poller::post_op` sent.
+unsafe fn posted(p: &OVERLAPPED_ENTRY) -> OpPtr {
+    // SAFETY: caller's contract: the pointer is the operation's header.
+    unsafe { OpPtr::from_raw(NonNull::new_unchecked(p.lpOverlapped.cast())) }
 }
 
 /// `d` in whole milliseconds, rounded up (rounding down would wake the

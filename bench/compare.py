@@ -159,6 +159,24 @@ def ratio(a, b):
     return "—" if (a != a or b != b or b == 0) else f"{a / b:.2f}"
 
 
+def spread(xs):
+    """(max - min) / median of one program's runs, as a percentage."""
+    if len(xs) < 2:
+        return "—"
+    return f"{(max(xs) - min(xs)) / statistics.median(xs) * 100:.0f}%"
+
+
+def paired(ours, other, higher_is_better):
+    """The range of the per-repetition ratios ours/other, and how many
+    repetitions ours was at least as fast in."""
+    pairs = [(o, x) for o, x in zip(ours, other) if x]
+    if not pairs:
+        return "—", "—"
+    rs = [o / x for o, x in pairs]
+    ahead = sum(1 for r in rs if (r >= 1.0 if higher_is_better else r <= 1.0))
+    return f"{min(rs):.2f}–{max(rs):.2f}", f"{ahead} of {len(rs)}"
+
+
 def machine():
     model = ""
     try:
@@ -393,6 +411,31 @@ def render(a, results, pings, allocs, echo_allocs, elapsed, n_timer):
         L.append(f"| {threads} | {block} | {sessions} | {fmt(x, 0)} | {fmt(o, 0)} | {fmt(t, 0)} "
                  f"| {ratio(o, x)} | {ratio(o, t)} | {fmt(u, 0)} | {ratio(u, x)} | {ratio(u, t)} "
                  f"| {ratio(u, o)} | {fmt(n, 0)} | {ratio(n, x)} |")
+    L.append("\n### How far apart the runs are\n")
+    L.append("Each repetition runs the servers back to back, so the ratio of one repetition "
+             "compares runs a few seconds apart. `spread`: (slowest − fastest) / median "
+             "over one server's runs. `per run`: the lowest and highest of the per-repetition "
+             "ratios, and in how many repetitions proactor (epoll) was at least as fast. A "
+             "median ratio that the per-run range straddles is within this machine's noise.\n")
+    L.append("| server threads | block | sessions | spread Asio | spread proactor | spread tokio "
+             "| ours/Asio per run | ahead of Asio | ours/tokio per run | ahead of tokio |")
+    L.append("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for (threads, block, sessions), by in pings.items():
+        spreads = [spread(by.get(k, [])) for k in ("asio", "ours", "tokio")]
+        pa, wa = paired(by.get("ours", []), by.get("asio", []), higher_is_better=True)
+        pt, wt = paired(by.get("ours", []), by.get("tokio", []), higher_is_better=True)
+        L.append(f"| {threads} | {block} | {sessions} | " + " | ".join(spreads)
+                 + f" | {pa} | {wa} | {pt} | {wt} |")
+    L.append("\nThe same for the timers (ns per timer; lower is better):\n")
+    L.append("| variant | spread Asio | spread proactor | ours/Asio per run | ahead of Asio |")
+    L.append("|---|---:|---:|---:|---:|")
+    for bench in ("timer", "timer_1m"):
+        for variant, by in results[bench].items():
+            if variant.endswith("_cpu"):
+                continue
+            pa, wa = paired(by.get("ours", []), by.get("asio", []), higher_is_better=False)
+            L.append(f"| {variant} | {spread(by.get('asio', []))} | {spread(by.get('ours', []))} "
+                     f"| {pa} | {wa} |")
     L.append("\n## Allocations at steady state (counting allocator)\n")
     L.append("Chains (each handler posts the next): allocations in a whole run, creating "
              "the context included, for two chain lengths. The same count for both means "

@@ -197,7 +197,10 @@ impl Reactor {
         s.submitted = true;
         // SAFETY: the entry points into the block, which only its
         // completion frees.
-        unsafe { self.ring().push_op(entry.user_data(h.as_ptr() as u64)) };
+        unsafe {
+            self.ring()
+                .push_op(entry.user_data(h.as_ptr() as u64), g.fd)
+        };
         Ok(())
     }
 

@@ -11,13 +11,22 @@
 //! * The earliest timer is an `IORING_OP_TIMEOUT` on the monotonic clock;
 //!   arming an earlier one removes the previous one in the same batch.
 //!
+//! * A request that finds the submission queue full, when submitting does
+//!   not make room (the kernel refuses new work for now), waits in a
+//!   backlog behind which later requests queue, so that they reach the
+//!   kernel in the order they were made. Every turn moves the backlog into
+//!   the queue as far as room allows. A cancelled request still in the
+//!   backlog never reaches the kernel: it completes with `ECANCELED`, as
+//!   the kernel would have ended it.
+//!
 //! Operations carry their block's address as user data; the ring's own
 //! requests use the tags below, which no block address can equal.
 
 use crate::busy_poll::{BusyPoll, Polled};
-use crate::sync::{self, AtomicUsize, Mutex, Ordering::SeqCst};
+use crate::sync::{self, AtomicBool, AtomicUsize, Mutex, Ordering::Relaxed, Ordering::SeqCst};
 use io_uring::{cqueue, opcode, squeue, types, IoUring, Probe};
 use std::cell::UnsafeCell;
+use std::collections::VecDeque;
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::time::{Duration, Instant};
@@ -51,6 +60,12 @@ struct Submissions {
     /// addresses, which must not move.)
     #[allow(clippy::vec_box)]
     spare: Vec<Box<types::Timespec>>,
+    /// Requests that did not fit in the queue, oldest first, with the
+    /// descriptor each is on (if any).
+    backlog: VecDeque<(squeue::Entry, Option<RawFd>)>,
+    /// Requests taken out of the backlog by a cancellation: the reaper
+    /// completes them with `ECANCELED`.
+    cancelled: Vec<u64>,
 }
 
 /// One completion, as the task sees it.
@@ -73,8 +88,14 @@ pub(crate) struct Ring {
     /// Where the kernel puts each eventfd read: it is only ever written
     /// by the kernel, never read.
     wake_buf: Box<UnsafeCell<u64>>,
-    /// Operations the kernel holds.
+    /// Operations the kernel holds (those in the backlog included).
     in_flight: AtomicUsize,
+    /// `cancelled` is not empty (read without the submission lock by the
+    /// reaper, which takes the lock only then).
+    any_cancelled: AtomicBool,
+    /// Tests: submitting does nothing, as when the kernel refuses work.
+    #[cfg(test)]
+    refuse: AtomicBool,
 }
 
 // SAFETY: the submission and completion queues are only used under their
@@ -131,12 +152,17 @@ impl Ring {
                 armed: None,
                 timeouts: Vec::new(),
                 spare: Vec::new(),
+                backlog: VecDeque::new(),
+                cancelled: Vec::new(),
             }),
             cq: Mutex::new(()),
             // SAFETY: just created, owned by nobody else.
             wake: unsafe { OwnedFd::from_raw_fd(wake) },
             wake_buf: Box::new(UnsafeCell::new(0)),
             in_flight: AtomicUsize::new(0),
+            any_cancelled: AtomicBool::new(false),
+            #[cfg(test)]
+            refuse: AtomicBool::new(false),
         };
         // Sync cancellation (6.0) is what closing a descriptor relies on;
         // nothing is in the ring yet for it to find.
@@ -153,64 +179,152 @@ impl Ring {
         Ok(r)
     }
 
-    /// Pushes `entry` (sq lock held); submits at once if a thread waits in
-    /// the kernel, or if the queue is full.
-    fn push(&self, sq: &mut Submissions, entry: &squeue::Entry) {
-        loop {
-            // SAFETY: the submission lock is held, so this is the only
-            // handle on the queue; `entry`'s pointers are the caller's
-            // (see `push_op`).
-            let pushed = unsafe { self.ring.submission_shared().push(entry) };
-            if pushed.is_ok() {
-                break;
-            }
-            // Full: make room.
+    /// Pushes `entry`, on descriptor `fd` if any (sq lock held); submits at
+    /// once if a thread waits in the kernel. A full queue is submitted to
+    /// make room; if the kernel takes nothing, the entry joins the backlog.
+    fn push(&self, sq: &mut Submissions, entry: &squeue::Entry, fd: Option<RawFd>) {
+        if !(self.refill(sq) && self.try_push(entry)) {
             self.submit_now();
+            if !(self.refill(sq) && self.try_push(entry)) {
+                sq.backlog.push_back((entry.clone(), fd));
+                if sq.blocked {
+                    // The thread in the kernel moves it in when it returns.
+                    self.interrupt();
+                }
+                return;
+            }
         }
         if sq.blocked {
             self.submit_now();
         }
     }
 
-    fn submit_now(&self) {
+    /// Puts `entry` in the queue if there is room (sq lock held).
+    fn try_push(&self, entry: &squeue::Entry) -> bool {
+        // SAFETY: the submission lock is held, so this is the only handle
+        // on the queue; `entry`'s pointers are the caller's (see
+        // `push_op`).
+        unsafe { self.ring.submission_shared().push(entry) }.is_ok()
+    }
+
+    /// Moves the backlog into the queue as far as room allows (sq lock
+    /// held); true if the backlog is empty.
+    fn refill(&self, sq: &mut Submissions) -> bool {
+        while let Some((entry, _)) = sq.backlog.front() {
+            if !self.try_push(entry) {
+                return false;
+            }
+            sq.backlog.pop_front();
+        }
+        true
+    }
+
+    /// Submits the queue; how many entries the kernel took.
+    fn submit_now(&self) -> usize {
+        #[cfg(test)]
+        if self.refuse.load(SeqCst) {
+            return 0;
+        }
         loop {
             match self.ring.submitter().submit() {
                 Err(e) if e.raw_os_error() == Some(libc::EINTR) => continue,
-                // EBUSY: completions are buffered aside; the submissions
-                // stay queued for the task's next turn, which reaps first.
-                _ => return,
+                Ok(n) => return n,
+                // EBUSY, EAGAIN: the kernel takes nothing for now; the
+                // entries stay queued for a later turn, which reaps first.
+                Err(_) => return 0,
+            }
+        }
+    }
+
+    /// Submits what was pushed, and the backlog as far as the kernel takes
+    /// it. True if it entered the kernel.
+    fn submit_pending(&self) -> bool {
+        let mut sq = sync::lock(&self.sq);
+        if sq.backlog.is_empty() {
+            let needed = {
+                // SAFETY: the submission lock is held for the look. The
+                // queue handle must go before the lock: dropping it
+                // writes its view of the tail back, which would undo
+                // pushes made after the lock is released.
+                let q = unsafe { self.ring.submission_shared() };
+                !q.is_empty() || q.taskrun()
+            };
+            drop(sq);
+            if needed {
+                self.submit_now();
+            }
+            return needed;
+        }
+        self.drain_backlog(&mut sq);
+        true
+    }
+
+    /// Submits until the backlog is empty or the kernel takes nothing
+    /// (sq lock held).
+    fn drain_backlog(&self, sq: &mut Submissions) {
+        loop {
+            let empty = self.refill(sq);
+            if self.submit_now() == 0 || empty {
+                return;
             }
         }
     }
 
     /// Submits every pushed entry (before a descriptor is closed: its
-    /// operations must be in the kernel to be cancelled).
+    /// operations must be in the kernel to be cancelled; those left in the
+    /// backlog are taken out by [`Ring::cancel_fd`]).
     pub(crate) fn flush(&self) {
-        if self.needs_enter() {
-            self.submit_now();
-        }
+        self.submit_pending();
     }
 
-    /// Hands an operation to the kernel.
+    /// Takes the backlog's requests that `hit` picks out of it: they will
+    /// complete with `ECANCELED` without reaching the kernel (sq lock
+    /// held). True if there were any.
+    fn purge(&self, sq: &mut Submissions, hit: impl Fn(u64, Option<RawFd>) -> bool) -> bool {
+        let Submissions {
+            backlog, cancelled, ..
+        } = sq;
+        let before = cancelled.len();
+        backlog.retain(|(entry, fd)| {
+            let ud = entry.get_user_data();
+            let gone = hit(ud, *fd);
+            if gone {
+                cancelled.push(ud);
+            }
+            !gone
+        });
+        if cancelled.len() == before {
+            return false;
+        }
+        self.any_cancelled.store(true, Relaxed);
+        // The reaper completes them on its next turn: make it come.
+        self.interrupt();
+        true
+    }
+
+    /// Hands an operation on descriptor `fd` to the kernel.
     ///
     /// # Safety
     /// Everything `entry` points to stays where it is, and the block its
     /// user data names stays alive, until its completion is reaped.
-    pub(crate) unsafe fn push_op(&self, entry: squeue::Entry) {
+    pub(crate) unsafe fn push_op(&self, entry: squeue::Entry, fd: RawFd) {
         debug_assert!(entry.get_user_data() & 7 == 0 && entry.get_user_data() != 0);
         self.in_flight.fetch_add(1, SeqCst);
         let mut sq = sync::lock(&self.sq);
-        self.push(&mut sq, &entry);
+        self.push(&mut sq, &entry, Some(fd));
     }
 
     /// Asks the kernel to cancel the operation whose block is `user_data`
     /// (it completes with `ECANCELED`, unless it finishes first).
     pub(crate) fn cancel(&self, user_data: u64) {
+        let mut sq = sync::lock(&self.sq);
+        if self.purge(&mut sq, |ud, _| ud == user_data) {
+            return;
+        }
         let entry = opcode::AsyncCancel::new(user_data)
             .build()
             .user_data(IGNORED);
-        let mut sq = sync::lock(&self.sq);
-        self.push(&mut sq, &entry);
+        self.push(&mut sq, &entry, None);
         // Not left for the next turn, which may be far off (`push` has
         // submitted it if a thread waits in the kernel).
         if !sq.blocked {
@@ -222,6 +336,7 @@ impl Ring {
     /// they have completed (their completions are reaped as usual).
     pub(crate) fn cancel_fd(&self, fd: RawFd) {
         self.flush();
+        self.purge(&mut sync::lock(&self.sq), |_, on| on == Some(fd));
         let patience = types::Timespec::new().sec(1);
         let _ = self.ring.submitter().register_sync_cancel(
             Some(patience),
@@ -237,7 +352,7 @@ impl Ring {
             .flags(libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC)
             .build()
             .user_data(state | ACCEPT_BIT);
-        self.push(&mut sync::lock(&self.sq), &entry);
+        self.push(&mut sync::lock(&self.sq), &entry, Some(fd));
     }
 
     /// Stops the multishot accept of `state` (it ends with `ECANCELED`).
@@ -253,7 +368,7 @@ impl Ring {
         )
         .build()
         .user_data(WAKE);
-        self.push(sq, &entry);
+        self.push(sq, &entry, None);
     }
 
     /// Makes a current or the next [`Ring::wait`] return.
@@ -268,7 +383,7 @@ impl Ring {
         let mut sq = sync::lock(&self.sq);
         if let Some(old) = sq.armed.take() {
             let remove = opcode::TimeoutRemove::new(old).build().user_data(IGNORED);
-            self.push(&mut sq, &remove);
+            self.push(&mut sq, &remove, None);
         }
         let Some(after) = after else { return };
         let mut now = libc::timespec {
@@ -295,7 +410,7 @@ impl Ring {
             .user_data(tag);
         sq.armed = Some(tag);
         sq.timeouts.push(tag);
-        self.push(&mut sq, &entry);
+        self.push(&mut sq, &entry, None);
     }
 
     /// Operations the kernel holds.
@@ -320,8 +435,7 @@ impl Ring {
         let _cq = sync::lock(&self.cq);
         let found = self.reap(&mut on);
         if found > 0 || timeout == Some(Duration::ZERO) {
-            if self.needs_enter() {
-                self.submit_now();
+            if self.submit_pending() {
                 // Some complete inside the submission.
                 self.reap(&mut on);
             }
@@ -332,18 +446,15 @@ impl Ring {
         if let Some(window) = busy.window(max_poll_ns, timeout) {
             // Requests go in first, so that their completions can come
             // while we look.
-            if self.needs_enter() {
-                self.submit_now();
-            }
+            self.submit_pending();
             // A window cut short by the caller's timeout says nothing
             // about whether polling pays.
             let cut = timeout.is_some_and(|t| t <= window);
             let mut first = true;
             loop {
                 let mut found = self.reap(&mut on);
-                if found == 0 && self.needs_enter() {
+                if found == 0 && self.submit_pending() {
                     // Completions wait in task work, run by an enter.
-                    self.submit_now();
                     found = self.reap(&mut on);
                 }
                 if found > 0 {
@@ -363,7 +474,14 @@ impl Ring {
             }
             timeout = timeout.map(|t| t.saturating_sub(idle_since.elapsed()));
         }
-        sync::lock(&self.sq).blocked = true;
+        {
+            let mut sq = sync::lock(&self.sq);
+            // The blocking enter submits the queue, but not the backlog.
+            if !sq.backlog.is_empty() {
+                self.drain_backlog(&mut sq);
+            }
+            sq.blocked = true;
+        }
         let r = match timeout {
             None => self.ring.submitter().submit_and_wait(1),
             Some(d) => {
@@ -391,19 +509,27 @@ impl Ring {
         }
     }
 
-    /// Requests wait to be submitted, or completions wait in task work.
-    fn needs_enter(&self) -> bool {
-        let _sq = sync::lock(&self.sq);
-        // SAFETY: the submission lock is held for the look.
-        let sq = unsafe { self.ring.submission_shared() };
-        !sq.is_empty() || sq.taskrun()
-    }
-
     /// Hands every completion in the queue to `on`; returns how many were
     /// operations', the timer's or an interrupt's (cq lock held).
     fn reap(&self, on: &mut impl FnMut(Reaped)) -> usize {
         let mut found = 0;
         let mut rearm_wake = false;
+        if self.any_cancelled.load(Relaxed) {
+            let gone = {
+                let mut sq = sync::lock(&self.sq);
+                self.any_cancelled.store(false, Relaxed);
+                std::mem::take(&mut sq.cancelled)
+            };
+            for ud in gone {
+                found += 1;
+                if ud & ACCEPT_BIT != 0 {
+                    on(Reaped::Accepted(ud & !ACCEPT_BIT, -libc::ECANCELED, false));
+                } else {
+                    self.in_flight.fetch_sub(1, SeqCst);
+                    on(Reaped::Op(ud, -libc::ECANCELED));
+                }
+            }
+        }
         // SAFETY: the completion lock is held by the caller, so this is
         // the only handle on the queue.
         let cq = unsafe { self.ring.completion_shared() };
@@ -483,4 +609,153 @@ fn take_timeout(tag: u64) -> Box<types::Timespec> {
     // SAFETY: `set_timer` leaked this box for the timeout, and its
     // record in `timeouts` was removed by the caller: taken back once.
     unsafe { Box::from_raw((tag & !TIMER_BIT) as *mut types::Timespec) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A ring whose kernel takes nothing until `refuse` is cleared, or
+    /// `None` if this kernel refuses io_uring.
+    fn refusing_ring() -> Option<Ring> {
+        match Ring::new() {
+            Ok(r) => {
+                r.refuse.store(true, SeqCst);
+                Some(r)
+            }
+            Err(e) => {
+                eprintln!("io_uring refused ({e}): nothing to test here");
+                None
+            }
+        }
+    }
+
+    fn backlog_len(r: &Ring) -> usize {
+        sync::lock(&r.sq).backlog.len()
+    }
+
+    /// Pushes no-ops (user data 8, 16, ...) until one waits in the
+    /// backlog, then `extra` more; returns their user data, in order.
+    fn fill(r: &Ring, extra: usize) -> Vec<u64> {
+        let mut uds = Vec::new();
+        let mut left = extra;
+        loop {
+            let ud = 8 * (uds.len() as u64 + 1);
+            // SAFETY: a no-op points at nothing.
+            unsafe { r.push_op(opcode::Nop::new().build().user_data(ud), -1) };
+            uds.push(ud);
+            if backlog_len(r) > 0 {
+                if left == 0 {
+                    return uds;
+                }
+                left -= 1;
+            }
+        }
+    }
+
+    /// Lets the kernel take work again and reaps until `n` operations have
+    /// completed (a bounded number of turns).
+    fn reap_all(r: &Ring, n: usize) -> Vec<(u64, i32)> {
+        r.refuse.store(false, SeqCst);
+        let busy = BusyPoll::new();
+        let mut done = Vec::new();
+        for _ in 0..100 {
+            r.wait(Some(Duration::ZERO), &busy, 0, |c| {
+                if let Reaped::Op(ud, res) = c {
+                    done.push((ud, res));
+                }
+            });
+            if done.len() >= n {
+                break;
+            }
+        }
+        done
+    }
+
+    #[test]
+    fn requests_the_kernel_refuses_wait_in_the_backlog_and_keep_their_order() {
+        let Some(r) = refusing_ring() else { return };
+        let uds = fill(&r, 99);
+        assert_eq!(backlog_len(&r), 100);
+        assert_eq!(r.in_flight(), uds.len());
+        let done = reap_all(&r, uds.len());
+        assert_eq!(backlog_len(&r), 0);
+        assert_eq!(done, uds.iter().map(|&ud| (ud, 0)).collect::<Vec<_>>());
+        assert_eq!(r.in_flight(), 0);
+    }
+
+    #[test]
+    fn a_request_cancelled_in_the_backlog_ends_with_ecanceled_and_never_runs() {
+        let Some(r) = refusing_ring() else { return };
+        let uds = fill(&r, 2);
+        let victim = uds[uds.len() - 2];
+        r.cancel(victim);
+        assert_eq!(backlog_len(&r), 2, "taken out of the backlog");
+        let done = reap_all(&r, uds.len());
+        let expected: Vec<_> = uds
+            .iter()
+            .map(|&ud| (ud, if ud == victim { -libc::ECANCELED } else { 0 }))
+            .collect();
+        let mut sorted = done.clone();
+        sorted.sort_unstable();
+        assert_eq!(sorted, expected);
+        assert_eq!(r.in_flight(), 0);
+    }
+
+    #[test]
+    fn closing_a_descriptor_takes_its_requests_out_of_the_backlog() {
+        let Some(r) = refusing_ring() else { return };
+        let mut fds = [0; 2];
+        // SAFETY: writes two new descriptors into `fds`.
+        assert_eq!(unsafe { libc::pipe(fds.as_mut_ptr()) }, 0);
+        let (rd, wr) = (fds[0], fds[1]);
+        let mut uds = fill(&r, 0);
+        let mut bufs = [[0u8; 4]; 2];
+        let mut reads = Vec::new();
+        for b in &mut bufs {
+            let ud = 8 * (uds.len() as u64 + 1);
+            let entry = opcode::Read::new(types::Fd(rd), b.as_mut_ptr(), 4)
+                .build()
+                .user_data(ud);
+            // SAFETY: the buffers outlive the ring's use of them (these
+            // reads never reach the kernel; the test checks it).
+            unsafe { r.push_op(entry, rd) };
+            uds.push(ud);
+            reads.push(ud);
+        }
+        let after = 8 * (uds.len() as u64 + 1);
+        // SAFETY: as in `fill`.
+        unsafe { r.push_op(opcode::Nop::new().build().user_data(after), -1) };
+        uds.push(after);
+        r.cancel_fd(rd);
+        let done = reap_all(&r, uds.len());
+        let mut sorted = done.clone();
+        sorted.sort_unstable();
+        let expected: Vec<_> = uds
+            .iter()
+            .map(|ud| {
+                (
+                    *ud,
+                    if reads.contains(ud) {
+                        -libc::ECANCELED
+                    } else {
+                        0
+                    },
+                )
+            })
+            .collect();
+        assert_eq!(sorted, expected);
+        // Neither read reached the kernel: the bytes written now are still
+        // there for a plain read.
+        // SAFETY: plain system calls on our pipe, with live buffers.
+        unsafe {
+            assert_eq!(libc::write(wr, b"ping".as_ptr().cast(), 4), 4);
+            let mut got = [0u8; 4];
+            assert_eq!(libc::read(rd, got.as_mut_ptr().cast(), 4), 4);
+            assert_eq!(&got, b"ping");
+            libc::close(rd);
+            libc::close(wr);
+        }
+        assert_eq!(bufs, [[0; 4]; 2]);
+    }
 }

@@ -39,6 +39,10 @@ PP_THREADS = [1, 2]
 # nothing is allocated per handler.
 ALLOC_NS = [100000, 1000000]
 NOPOLL_REPS = 3
+# The io_uring server: in the first URING_REPS repetitions, URING_SECONDS
+# each (the time limit does not allow it the main servers' share).
+URING_REPS = 3
+URING_SECONDS = 3
 
 
 def log(msg):
@@ -211,15 +215,17 @@ def commit():
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--reps", type=int, default=5, help="interleaved repetitions (default 5)")
-    ap.add_argument("--seconds", type=int, default=4, help="seconds per ping-pong run (default 4)")
+    ap.add_argument("--seconds", type=int, default=5, help="seconds per ping-pong run (default 5)")
     ap.add_argument("--quick", action="store_true", help="1 repetition, 1 s pings, smaller N")
     ap.add_argument("--no-build", action="store_true")
     ap.add_argument("--no-poll-column", action="store_true",
                     help="also measure one-session ping-pong with busy polling off")
     ap.add_argument("--out", default=os.path.join(ROOT, "BENCHMARKS.md"))
     a = ap.parse_args()
+    uring_reps, uring_seconds = URING_REPS, URING_SECONDS
     if a.quick:
         a.reps, a.seconds = 1, 1
+        uring_reps, uring_seconds = 1, 1
     started = time.time()
     if not a.no_build:
         build()
@@ -255,9 +261,10 @@ def main():
                 for variant, v in micro(path, args, *extra).items():
                     results[bench].setdefault(variant, {}).setdefault(name, []).append(v)
 
+    log(f"== micro-benchmarks took {(time.time() - started) / 60:.1f} minutes")
     servers = [("asio", asio("pingpong_server"), None), ("ours", ours("pingpong_server"), epoll),
                ("tokio", ours("tokio_pingpong_server"), None)]
-    servers += [("uring", ours("pingpong_server"), uring)] * have_uring
+    on_ring = ("uring", ours("pingpong_server"), uring)
     # proactor polls for I/O briefly before blocking where that saves
     # sleeps (one busy connection): with --no-poll-column, it is also
     # measured with polling off with one session, in the first NOPOLL_REPS
@@ -271,9 +278,11 @@ def main():
                 key = (threads, block, sessions)
                 for r in range(a.reps):
                     polled = a.no_poll_column and sessions == 1 and r < NOPOLL_REPS
-                    extra = [no_poll] if polled else []
-                    for name, path, env in servers + extra:
-                        v, _ = pingpong(path, threads, block, sessions, a.seconds, env)
+                    extra = [(no_poll, a.seconds)] if polled else []
+                    if have_uring and r < uring_reps:
+                        extra.append((on_ring, uring_seconds))
+                    for (name, path, env), secs in [(x, a.seconds) for x in servers] + extra:
+                        v, _ = pingpong(path, threads, block, sessions, secs, env)
                         pings.setdefault(key, {}).setdefault(name, []).append(v)
                 got = {n: med(v) for n, v in pings[key].items()}
                 log(f"== ping-pong threads={threads} block={block} sessions={sessions}: "
@@ -299,6 +308,7 @@ def main():
                 echo_allocs[key] = (int(m.group(1)), int(m.group(2))) if m else None
 
     elapsed = time.time() - started
+    a.uring_reps, a.uring_seconds = uring_reps, uring_seconds
     report = render(a, results, pings, allocs, echo_allocs, elapsed, n_timer)
     print(report)
     with open(a.out, "w") as f:
@@ -361,7 +371,8 @@ def render(a, results, pings, allocs, echo_allocs, elapsed, n_timer):
     L.append(f"Machine: {m['cpus']} CPUs, {m['model']}, Linux {m['kernel']}; {m['rustc']}; "
              f"{m['gxx']}; Boost {m['boost']} (Asio 1.18); tokio {m['tokio']}.\n")
     L.append(f"Method: every program is run {a.reps} times, interleaved (Asio, proactor, "
-             "tokio, proactor on io_uring, Asio, ...); each micro-benchmark run itself reports the median of 3 "
+             "tokio, proactor on io_uring, Asio, ...; the io_uring ping-pong server fewer times, "
+             "see there); each micro-benchmark run itself reports the median of 3 "
              "in-process repetitions after a warm-up. Tables give the median over the runs. "
              "Times: lower is better, and `ours/Asio` ≤ 1.00 means proactor is at least as "
              f"fast. Ping-pong: the neutral C++ client (1 thread) for {a.seconds} s against "
@@ -399,7 +410,9 @@ def render(a, results, pings, allocs, echo_allocs, elapsed, n_timer):
             L.append(row)
     L.append("\n## Ping-pong (messages per second; higher is better)\n")
     L.append("`proactor` is the default backend, epoll; `io_uring` is the same server with "
-             "`PROACTOR_BACKEND=io_uring`. `no polling` (with `--no-poll-column`): epoll with "
+             f"`PROACTOR_BACKEND=io_uring`, run in the first {a.uring_reps} repetitions only, for "
+             f"{a.uring_seconds} s each (the time limit leaves it no more). `no polling` (with "
+             "`--no-poll-column`): epoll with "
              "`PROACTOR_BUSY_POLL_US=0`, measured with one session, where polling is on.\n")
     L.append("| server threads | block | sessions | Asio | proactor | tokio | ours/Asio | ours/tokio "
              "| io_uring | io_uring/Asio | io_uring/tokio | io_uring/epoll | no polling "

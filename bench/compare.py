@@ -334,7 +334,16 @@ NOTES = """
   allocation per timer that Asio, whose per-timer data lives inside the
   timer object, does not make), and a timer is safe to use from several
   threads, so `expires_after` takes the timer lock (Asio skips it when no
-  wait is pending). With a million timers, where firing dominates, the
+  wait is pending). Measured step by step (100,000 timers, setup only,
+  medians of 5-6 processes): constructing a timer costs Asio about 10 ns and
+  proactor 17-31 ns (the block, and the count on the context it keeps
+  alive, which Asio's timers do not hold); `expires_after` adds about
+  24 ns to Asio (a clock read) and 20-40 ns to proactor (a clock read and
+  the lock); `async_wait` costs both about the same (an allocation, the
+  reactor lock, the heap). Building the wait inside the timer's block
+  saves an allocation and 18% of the instructions (callgrind: 805 against
+  980 per timer; Asio 544) but not time: the larger block leaves glibc's
+  fast bins. With a million timers, where firing dominates, the
   heap's cache lines (a node's four children fill one) and the prefetch of
   the next heap level and of the next queued operation put proactor ahead.
 - **Ping-pong with 100 sessions** is bound by the kernel (over 90% of the

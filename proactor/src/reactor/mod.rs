@@ -197,12 +197,16 @@ impl Reactor {
             return Ok(());
         }
         self.poller.deregister(g.fd);
-        let ops = self.abort_waiting(&mut g);
+        let (ops, closable) = self.abort_waiting(&mut g);
         g.shutdown = true;
         let fd = std::mem::replace(&mut g.fd, -1);
         // Closed under the lock: no attempt can use the number after it is
         // reused.
-        let closed = close_fd(fd);
+        let closed = if closable {
+            close_fd(fd)
+        } else {
+            leave_open(fd)
+        };
         drop(g);
         self.post_all(ops);
         closed
@@ -291,19 +295,23 @@ impl Reactor {
         if !g.shutdown {
             self.cancel_in_flight(g.fd);
         }
-        let ops = self.abort_waiting(&mut g);
+        let (ops, _) = self.abort_waiting(&mut g);
         drop(g);
         self.post_all(ops);
     }
 
     /// Ends the descriptor's waiting operations with "operation aborted"
-    /// and returns them (to be posted once the lock is released).
-    fn abort_waiting(&self, g: &mut descriptor::Guarded) -> OpQueue {
+    /// and returns them (to be posted once the lock is released), and
+    /// whether the descriptor may be closed (see [`leave_open`]).
+    fn abort_waiting(&self, g: &mut descriptor::Guarded) -> (OpQueue, bool) {
         #[cfg(target_os = "linux")]
         if self.poller.ring().is_some() {
             return self.abort_submissions(g);
         }
-        DescriptorState::take_all(g, crate::error::operation_aborted)
+        (
+            DescriptorState::take_all(g, crate::error::operation_aborted),
+            true,
+        )
     }
 
     pub(crate) fn backend(&self) -> crate::Backend {
@@ -669,6 +677,17 @@ fn close_fd(fd: RawFd) -> io::Result<()> {
     if unsafe { libc::close(fd) } < 0 {
         return Err(io::Error::last_os_error());
     }
+    Ok(())
+}
+/// Forgets `fd` without closing it: a ring that refused submissions may
+/// still hold a request for it, which must not reach a file given the
+/// number next. Rare (the kernel refusing work for a second); said once
+/// per descriptor.
+fn leave_open(fd: RawFd) -> io::Result<()> {
+    eprintln!(
+        "proactor: io_uring took no submissions while descriptor {fd} was being closed: \
+         it is left open, so that no request queued for it reaches a file that reuses the number"
+    );
     Ok(())
 }
 #[cfg(windows)]

@@ -422,9 +422,10 @@ impl Reactor {
     /// Ends every operation of the descriptor (closing or cancelling): the
     /// kernel's are cancelled, and have completed when this returns (their
     /// completions are reaped as usual); the queued ones are returned,
-    /// ended with "operation aborted".
-    pub(crate) fn abort_submissions(&self, g: &mut Guarded) -> OpQueue {
-        self.ring().cancel_fd(g.fd);
+    /// ended with "operation aborted". False with them if the descriptor
+    /// must not be closed (see `Ring::cancel_fd`).
+    pub(crate) fn abort_submissions(&self, g: &mut Guarded) -> (OpQueue, bool) {
+        let closable = self.ring().cancel_fd(g.fd);
         // Connections accepted ahead of their accepts are refused now.
         g.accepts.ahead.clear();
         let aborted = OpQueue::new();
@@ -446,7 +447,7 @@ impl Reactor {
                 q.push(op);
             }
         }
-        aborted
+        (aborted, closable)
     }
 }
 
@@ -475,12 +476,17 @@ impl ReactorTask {
         for d in sync::lock(&r.pool).all() {
             let mut g = d.lock();
             if !g.shutdown {
-                let queued = r.abort_submissions(&mut g);
+                let (queued, closable) = r.abort_submissions(&mut g);
                 while let Some(op) = queued.pop() {
                     ops.push(op);
                 }
                 g.shutdown = true;
-                let _ = super::close_fd(std::mem::replace(&mut g.fd, -1));
+                let fd = std::mem::replace(&mut g.fd, -1);
+                let _ = if closable {
+                    super::close_fd(fd)
+                } else {
+                    super::leave_open(fd)
+                };
             }
         }
         let deadline = Instant::now() + SHUTDOWN_PATIENCE;

@@ -43,6 +43,11 @@ const ACCEPT_BIT: u64 = 2;
 const ENTRIES: u32 = 1024;
 /// Timeout boxes kept for reuse.
 const SPARE_TIMEOUTS: usize = 4;
+/// How long closing a descriptor waits for the kernel to take the requests
+/// queued before it (it refuses submissions), before leaving it open.
+const CLOSE_PATIENCE: Duration = Duration::from_secs(1);
+/// How long a turn blocks while the kernel refuses the backlog.
+const BACKLOG_RETRY: Duration = Duration::from_millis(1);
 /// Completions the kernel can hold before it buffers them aside.
 const CQ_ENTRIES: u32 = 16 * ENTRIES;
 
@@ -194,8 +199,9 @@ impl Ring {
                 return;
             }
         }
-        if sq.blocked {
-            self.submit_now();
+        if sq.blocked && self.submit_now() == 0 {
+            // Refused: the thread in the kernel submits it when it returns.
+            self.interrupt();
         }
     }
 
@@ -333,15 +339,40 @@ impl Ring {
     }
 
     /// Cancels every operation the kernel holds on `fd` and waits until
-    /// they have completed (their completions are reaped as usual).
-    pub(crate) fn cancel_fd(&self, fd: RawFd) {
-        self.flush();
-        self.purge(&mut sync::lock(&self.sq), |_, on| on == Some(fd));
+    /// they have completed (their completions are reaped as usual);
+    /// requests on it still in the backlog end with `ECANCELED`.
+    ///
+    /// False if a request on `fd` may still be waiting in the queue for
+    /// the kernel to take it (it refused submissions for [`CLOSE_PATIENCE`]):
+    /// the caller must not close `fd` then, or the request would reach
+    /// whatever file is given the number next.
+    pub(crate) fn cancel_fd(&self, fd: RawFd) -> bool {
+        let deadline = Instant::now() + CLOSE_PATIENCE;
+        let handed = loop {
+            self.flush();
+            let mut sq = sync::lock(&self.sq);
+            self.purge(&mut sq, |_, on| on == Some(fd));
+            let queued = {
+                // SAFETY: the submission lock is held for the look (the
+                // handle goes before the lock; see `submit_pending`).
+                let q = unsafe { self.ring.submission_shared() };
+                !q.is_empty()
+            };
+            drop(sq);
+            if !queued {
+                break true;
+            }
+            if Instant::now() >= deadline {
+                break false;
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        };
         let patience = types::Timespec::new().sec(1);
         let _ = self.ring.submitter().register_sync_cancel(
             Some(patience),
             types::CancelBuilder::fd(types::Fd(fd)).all(),
         );
+        handed
     }
 
     /// Starts accepting connections on `fd` until cancelled or failed;
@@ -479,6 +510,12 @@ impl Ring {
             // The blocking enter submits the queue, but not the backlog.
             if !sq.backlog.is_empty() {
                 self.drain_backlog(&mut sq);
+                if !sq.backlog.is_empty() {
+                    // The kernel refuses work: come back soon to try
+                    // again (what is left may be the wake-up read or the
+                    // timer, which would otherwise end this wait).
+                    timeout = Some(timeout.map_or(BACKLOG_RETRY, |t| t.min(BACKLOG_RETRY)));
+                }
             }
             sq.blocked = true;
         }
@@ -493,11 +530,12 @@ impl Ring {
         sync::lock(&self.sq).blocked = false;
         if let Err(e) = r {
             // EINTR, ETIME (the timeout), EBUSY (completions buffered
-            // aside: reaping makes room): nothing to do but reap.
+            // aside: reaping makes room), EAGAIN (the kernel took no new
+            // work): nothing to do but reap.
             debug_assert!(
                 matches!(
                     e.raw_os_error(),
-                    Some(libc::EINTR) | Some(libc::ETIME) | Some(libc::EBUSY)
+                    Some(libc::EINTR) | Some(libc::ETIME) | Some(libc::EBUSY) | Some(libc::EAGAIN)
                 ),
                 "io_uring_enter: {e}"
             );
@@ -682,6 +720,53 @@ mod tests {
         assert_eq!(backlog_len(&r), 0);
         assert_eq!(done, uds.iter().map(|&ud| (ud, 0)).collect::<Vec<_>>());
         assert_eq!(r.in_flight(), 0);
+    }
+
+    #[test]
+    fn a_push_queues_behind_the_backlog_when_the_queue_has_room_again() {
+        let Some(r) = refusing_ring() else { return };
+        let mut uds = fill(&r, 9);
+        // The kernel takes the queue; the backlog stays where it is.
+        r.refuse.store(false, SeqCst);
+        r.submit_now();
+        assert_eq!(backlog_len(&r), 10);
+        let last = 8 * (uds.len() as u64 + 1);
+        // SAFETY: as in `fill`.
+        unsafe { r.push_op(opcode::Nop::new().build().user_data(last), -1) };
+        uds.push(last);
+        let done = reap_all(&r, uds.len());
+        assert_eq!(done, uds.iter().map(|&ud| (ud, 0)).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn a_descriptor_whose_requests_the_kernel_has_not_taken_must_stay_open() {
+        let Some(r) = refusing_ring() else { return };
+        let mut fds = [0; 2];
+        // SAFETY: writes two new descriptors into `fds`.
+        assert_eq!(unsafe { libc::pipe(fds.as_mut_ptr()) }, 0);
+        let (rd, wr) = (fds[0], fds[1]);
+        let mut buf = [0u8; 4];
+        let entry = opcode::Read::new(types::Fd(rd), buf.as_mut_ptr(), 4)
+            .build()
+            .user_data(8);
+        // SAFETY: `buf` outlives the read, whose completion is reaped
+        // below.
+        unsafe { r.push_op(entry, rd) };
+        assert_eq!(backlog_len(&r), 0, "in the queue, not the backlog");
+        assert!(!r.cancel_fd(rd), "the read may still reach the kernel");
+        // Left open, the descriptor is the read's still: the kernel takes
+        // the read now, and it reads from this pipe.
+        // SAFETY: a plain system call on our pipe.
+        assert_eq!(unsafe { libc::write(wr, b"pong".as_ptr().cast(), 4) }, 4);
+        assert_eq!(reap_all(&r, 1), vec![(8, 4)]);
+        assert_eq!(&buf, b"pong");
+        // With the kernel taking work, nothing is left behind.
+        assert!(r.cancel_fd(rd));
+        // SAFETY: our descriptors.
+        unsafe {
+            libc::close(rd);
+            libc::close(wr);
+        }
     }
 
     #[test]

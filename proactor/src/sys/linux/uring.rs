@@ -668,6 +668,14 @@ mod tests {
         }
     }
 
+    /// A new pipe's read and write ends.
+    fn pipe() -> (RawFd, RawFd) {
+        let mut fds = [0; 2];
+        // SAFETY: writes two new descriptors into `fds`.
+        assert_eq!(unsafe { libc::pipe(fds.as_mut_ptr()) }, 0);
+        (fds[0], fds[1])
+    }
+
     fn backlog_len(r: &Ring) -> usize {
         sync::lock(&r.sq).backlog.len()
     }
@@ -741,10 +749,7 @@ mod tests {
     #[test]
     fn a_descriptor_whose_requests_the_kernel_has_not_taken_must_stay_open() {
         let Some(r) = refusing_ring() else { return };
-        let mut fds = [0; 2];
-        // SAFETY: writes two new descriptors into `fds`.
-        assert_eq!(unsafe { libc::pipe(fds.as_mut_ptr()) }, 0);
-        let (rd, wr) = (fds[0], fds[1]);
+        let (rd, wr) = pipe();
         let mut buf = [0u8; 4];
         let entry = opcode::Read::new(types::Fd(rd), buf.as_mut_ptr(), 4)
             .build()
@@ -790,10 +795,7 @@ mod tests {
     #[test]
     fn closing_a_descriptor_takes_its_requests_out_of_the_backlog() {
         let Some(r) = refusing_ring() else { return };
-        let mut fds = [0; 2];
-        // SAFETY: writes two new descriptors into `fds`.
-        assert_eq!(unsafe { libc::pipe(fds.as_mut_ptr()) }, 0);
-        let (rd, wr) = (fds[0], fds[1]);
+        let (rd, wr) = pipe();
         let mut uds = fill(&r, 0);
         let mut bufs = [[0u8; 4]; 2];
         let mut reads = Vec::new();

@@ -98,9 +98,14 @@ pub(crate) struct Ring {
     /// `cancelled` is not empty (read without the submission lock by the
     /// reaper, which takes the lock only then).
     any_cancelled: AtomicBool,
+    /// When [`Ring::cancel_fd`] last stopped waiting for the kernel.
+    gave_up: Mutex<Option<Instant>>,
     /// Tests: submitting does nothing, as when the kernel refuses work.
     #[cfg(test)]
     refuse: AtomicBool,
+    /// Tests: how many times [`Ring::cancel_fd`] waited for the kernel.
+    #[cfg(test)]
+    naps: AtomicUsize,
 }
 
 // SAFETY: the submission and completion queues are only used under their
@@ -166,8 +171,11 @@ impl Ring {
             wake_buf: Box::new(UnsafeCell::new(0)),
             in_flight: AtomicUsize::new(0),
             any_cancelled: AtomicBool::new(false),
+            gave_up: Mutex::new(None),
             #[cfg(test)]
             refuse: AtomicBool::new(false),
+            #[cfg(test)]
+            naps: AtomicUsize::new(0),
         };
         // Sync cancellation (6.0) is what closing a descriptor relies on;
         // nothing is in the ring yet for it to find.
@@ -347,7 +355,13 @@ impl Ring {
     /// the caller must not close `fd` then, or the request would reach
     /// whatever file is given the number next.
     pub(crate) fn cancel_fd(&self, fd: RawFd) -> bool {
-        let deadline = Instant::now() + CLOSE_PATIENCE;
+        let start = Instant::now();
+        // After a give-up, the next descriptors do not wait again (a
+        // context's shutdown closes them all).
+        let deadline = match *sync::lock(&self.gave_up) {
+            Some(t) if start.duration_since(t) < CLOSE_PATIENCE => start,
+            _ => start + CLOSE_PATIENCE,
+        };
         let handed = loop {
             self.flush();
             let mut sq = sync::lock(&self.sq);
@@ -363,8 +377,11 @@ impl Ring {
                 break true;
             }
             if Instant::now() >= deadline {
+                *sync::lock(&self.gave_up) = Some(Instant::now());
                 break false;
             }
+            #[cfg(test)]
+            self.naps.fetch_add(1, SeqCst);
             std::thread::sleep(Duration::from_millis(1));
         };
         let patience = types::Timespec::new().sec(1);
@@ -759,6 +776,11 @@ mod tests {
         unsafe { r.push_op(entry, rd) };
         assert_eq!(backlog_len(&r), 0, "in the queue, not the backlog");
         assert!(!r.cancel_fd(rd), "the read may still reach the kernel");
+        // The next descriptor does not wait for the kernel again.
+        let naps = r.naps.load(SeqCst);
+        assert!(naps > 0);
+        assert!(!r.cancel_fd(wr));
+        assert_eq!(r.naps.load(SeqCst), naps);
         // Left open, the descriptor is the read's still: the kernel takes
         // the read now, and it reads from this pipe.
         // SAFETY: a plain system call on our pipe.

@@ -250,6 +250,21 @@ impl Ring {
         }
     }
 
+    /// Tests: the blocking enter of a kernel that refuses submissions:
+    /// waits for a completion (at most `timeout`), submitting nothing.
+    #[cfg(test)]
+    fn refused_wait(&self, timeout: Option<Duration>) -> io::Result<usize> {
+        match timeout {
+            Some(d) => {
+                std::thread::sleep(d);
+                Ok(0)
+            }
+            // SAFETY: a wait for one completion (IORING_ENTER_GETEVENTS),
+            // with no argument.
+            None => unsafe { self.ring.submitter().enter::<libc::sigset_t>(0, 1, 1, None) },
+        }
+    }
+
     /// Submits what was pushed, and the backlog as far as the kernel takes
     /// it. True if it entered the kernel.
     fn submit_pending(&self) -> bool {
@@ -537,6 +552,8 @@ impl Ring {
             sq.blocked = true;
         }
         let r = match timeout {
+            #[cfg(test)]
+            _ if self.refuse.load(SeqCst) => self.refused_wait(timeout),
             None => self.ring.submitter().submit_and_wait(1),
             Some(d) => {
                 let ts = types::Timespec::from(d);
@@ -761,6 +778,55 @@ mod tests {
         uds.push(last);
         let done = reap_all(&r, uds.len());
         assert_eq!(done, uds.iter().map(|&ud| (ud, 0)).collect::<Vec<_>>());
+    }
+
+    /// Reaps with a blocking turn (no timeout) until `n` operations have
+    /// completed.
+    fn reap_blocking(r: &Ring, n: usize) -> Vec<(u64, i32)> {
+        let busy = BusyPoll::new();
+        let mut done = Vec::new();
+        while done.len() < n {
+            r.wait(None, &busy, 0, |c| {
+                if let Reaped::Op(ud, res) = c {
+                    done.push((ud, res));
+                }
+            });
+        }
+        done
+    }
+
+    #[test]
+    fn a_blocking_turn_submits_the_backlog_before_it_blocks() {
+        let Some(r) = refusing_ring() else { return };
+        let uds = fill(&r, 9);
+        // The kernel takes the queue (and completes it); only the backlog
+        // is left, which the blocking enter itself would not submit.
+        r.refuse.store(false, SeqCst);
+        r.submit_now();
+        let mut done = Vec::new();
+        {
+            // Reaped without a turn, which would submit the backlog.
+            let _cq = sync::lock(&r.cq);
+            r.reap(&mut |c| {
+                if let Reaped::Op(ud, res) = c {
+                    done.push((ud, res));
+                }
+            });
+        }
+        assert_eq!((done.len(), backlog_len(&r)), (uds.len() - 10, 10));
+        done.extend(reap_blocking(&r, 10));
+        assert_eq!(done, uds.iter().map(|&ud| (ud, 0)).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn a_blocking_turn_comes_back_while_the_kernel_refuses_the_backlog() {
+        let Some(r) = refusing_ring() else { return };
+        let uds = fill(&r, 0);
+        // Nothing can complete: without a bound this turn would never end.
+        let busy = BusyPoll::new();
+        r.wait(None, &busy, 0, |_| {});
+        assert_eq!(backlog_len(&r), 1);
+        assert_eq!(reap_all(&r, uds.len()).len(), uds.len());
     }
 
     #[test]

@@ -61,6 +61,9 @@ pub(crate) struct Guarded {
     pub(crate) read_closed: bool,
     /// Deregistered: new operations fail, readiness is ignored.
     pub(crate) shutdown: bool,
+    /// Closed without closing the descriptor, whose requests a ring may
+    /// still hold (see `Reactor::close`): never opened or pooled again.
+    pub(crate) left_open: bool,
     /// A ring's accepts (see `reactor/uring.rs`).
     #[cfg(target_os = "linux")]
     pub(crate) accepts: super::uring::Accepts,
@@ -122,6 +125,7 @@ impl DescriptorState {
                 try_speculative: [true; 3],
                 read_closed: false,
                 shutdown: true,
+                left_open: false,
                 #[cfg(target_os = "linux")]
                 accepts: Default::default(),
             }),

@@ -161,6 +161,11 @@ impl Reactor {
         if !g.shutdown {
             return Err(io::Error::new(io::ErrorKind::AlreadyExists, "already open"));
         }
+        if g.left_open {
+            return Err(io::Error::other(
+                "the object's last descriptor may still be in use by the kernel",
+            ));
+        }
         let raw = fd_raw(&fd);
         let registered = if watch {
             self.poller.register(raw, state)?
@@ -202,6 +207,7 @@ impl Reactor {
         let fd = std::mem::replace(&mut g.fd, -1);
         // Closed under the lock: no attempt can use the number after it is
         // reused.
+        g.left_open = !closable;
         let closed = if closable {
             close_fd(fd)
         } else {
@@ -215,7 +221,10 @@ impl Reactor {
     /// Closes the state (if open) and gives it back to the pool.
     pub(crate) fn release(&self, state: NonNull<DescriptorState>) {
         let _ = self.close(state);
-        sync::lock(&self.pool).give(state);
+        // SAFETY: pooled states live as long as the reactor.
+        if !unsafe { state.as_ref() }.lock().left_open {
+            sync::lock(&self.pool).give(state);
+        }
     }
 
     /// Starts `op` (a reactor operation holding one unit of work, see

@@ -481,6 +481,7 @@ impl ReactorTask {
                     ops.push(op);
                 }
                 g.shutdown = true;
+                g.left_open = !closable;
                 let fd = std::mem::replace(&mut g.fd, -1);
                 let _ = if closable {
                     super::close_fd(fd)

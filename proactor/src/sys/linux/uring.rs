@@ -378,23 +378,34 @@ impl Ring {
             _ => start + CLOSE_PATIENCE,
         };
         let handed = loop {
-            self.flush();
+            // One hold of the lock: no push can come between the purge,
+            // the submission and the look.
             let mut sq = sync::lock(&self.sq);
             self.purge(&mut sq, |_, on| on == Some(fd));
-            let queued = {
+            let queued = |r: &Ring| {
                 // SAFETY: the submission lock is held for the look (the
                 // handle goes before the lock; see `submit_pending`).
-                let q = unsafe { self.ring.submission_shared() };
+                let q = unsafe { r.ring.submission_shared() };
                 !q.is_empty()
             };
-            drop(sq);
-            if !queued {
+            if queued(self) || !sq.backlog.is_empty() {
+                self.drain_backlog(&mut sq);
+            }
+            if !queued(self) {
                 break true;
             }
             if Instant::now() >= deadline {
                 *sync::lock(&self.gave_up) = Some(Instant::now());
+                // Behind whatever the kernel has not taken: when it takes
+                // them, this ends the descriptor's requests among them.
+                let entry =
+                    opcode::AsyncCancel2::new(types::CancelBuilder::fd(types::Fd(fd)).all())
+                        .build()
+                        .user_data(IGNORED);
+                self.push(&mut sq, &entry, None);
                 break false;
             }
+            drop(sq);
             #[cfg(test)]
             self.naps.fetch_add(1, SeqCst);
             std::thread::sleep(Duration::from_millis(1));

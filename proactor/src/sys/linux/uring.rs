@@ -250,6 +250,16 @@ impl Ring {
         }
     }
 
+    /// Waits for one completion for at most `d`, submitting nothing.
+    fn wait_only(&self, d: Duration) -> io::Result<usize> {
+        let ts = types::Timespec::from(d);
+        let args = types::SubmitArgs::new().timespec(&ts);
+        let flags = io_uring::EnterFlags::GETEVENTS | io_uring::EnterFlags::EXT_ARG;
+        // SAFETY: a wait for one completion, for at most `d` (`args`,
+        // alive across the call), with nothing to submit.
+        unsafe { self.ring.submitter().enter(0, 1, flags.bits(), Some(&args)) }
+    }
+
     /// Tests: the blocking enter of a kernel that refuses submissions:
     /// waits for a completion (at most `timeout`), submitting nothing.
     #[cfg(test)]
@@ -548,12 +558,14 @@ impl Ring {
             }
             timeout = timeout.map(|t| t.saturating_sub(idle_since.elapsed()));
         }
-        {
+        let refused = {
             let mut sq = sync::lock(&self.sq);
             // The blocking enter submits the queue, but not the backlog.
+            let mut refused = false;
             if !sq.backlog.is_empty() {
                 self.drain_backlog(&mut sq);
-                if !sq.backlog.is_empty() {
+                refused = !sq.backlog.is_empty();
+                if refused {
                     // The kernel refuses work: come back soon to try
                     // again (what is left may be the wake-up read or the
                     // timer, which would otherwise end this wait).
@@ -561,10 +573,15 @@ impl Ring {
                 }
             }
             sq.blocked = true;
-        }
+            refused
+        };
         let r = match timeout {
             #[cfg(test)]
             _ if self.refuse.load(SeqCst) => self.refused_wait(timeout),
+            // An enter that submits returns at once when the kernel
+            // refuses the submission: this one only waits, or the turns
+            // would spin until the kernel takes work again.
+            Some(d) if refused => self.wait_only(d),
             None => self.ring.submitter().submit_and_wait(1),
             Some(d) => {
                 let ts = types::Timespec::from(d);
@@ -838,6 +855,18 @@ mod tests {
         r.wait(None, &busy, 0, |_| {});
         assert_eq!(backlog_len(&r), 1);
         assert_eq!(reap_all(&r, uds.len()).len(), uds.len());
+    }
+
+    #[test]
+    fn the_wait_for_a_refusing_kernel_submits_nothing_and_ends_with_its_timeout() {
+        let Some(r) = refusing_ring() else { return };
+        r.refuse.store(false, SeqCst);
+        // SAFETY: as in `fill`.
+        unsafe { r.push_op(opcode::Nop::new().build().user_data(8), -1) };
+        let e = r.wait_only(Duration::from_millis(1)).unwrap_err();
+        assert_eq!(e.raw_os_error(), Some(libc::ETIME));
+        // The no-op is still queued, so nothing came: a turn submits it.
+        assert_eq!(reap_all(&r, 1), vec![(8, 0)]);
     }
 
     #[test]

@@ -372,3 +372,24 @@ fn a_read_pending_when_its_context_is_dropped_frees_its_buffer_with_it() {
     assert!(freed.load(SeqCst), "dropping the context freed the buffer");
     drop(s);
 }
+
+#[test]
+fn a_socket_dropped_with_a_read_in_the_kernel_leaves_its_state_to_no_one_until_it_ends() {
+    let ctx = IoContext::new().unwrap();
+    let (a, _peer) = connected(&ctx);
+    // The read is handed to the kernel (on a ring), then the socket goes:
+    // its read ends, but its completion is not reaped until `run()`.
+    a.async_read_some(
+        Vec::with_capacity(16),
+        |r: io::Result<usize>, _: Vec<u8>| {
+            assert!(is_operation_aborted(&r.unwrap_err()));
+        },
+    );
+    ctx.poll();
+    drop(a);
+    // New sockets right away: none may get the old socket's state while
+    // its read is still queued there.
+    let (b, mut peer_b) = connected(&ctx);
+    peer_b.write_all(b"fresh").unwrap();
+    assert_eq!(read_some(&ctx, &b), b"fresh");
+}

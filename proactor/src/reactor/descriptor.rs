@@ -64,6 +64,9 @@ pub(crate) struct Guarded {
     /// Closed without closing the descriptor, whose requests a ring may
     /// still hold (see `Reactor::close`): never opened or pooled again.
     pub(crate) left_open: bool,
+    /// Released by its object while requests of its were still in the
+    /// kernel (a ring): it goes back to the pool when the last one ends.
+    pub(crate) pool_when_idle: bool,
     /// A ring's accepts (see `reactor/uring.rs`).
     #[cfg(target_os = "linux")]
     pub(crate) accepts: super::uring::Accepts,
@@ -79,6 +82,27 @@ impl Guarded {
         }
         self.try_speculative[k] = false;
         true
+    }
+
+    /// Nothing of the descriptor's is queued, or (on a ring) in the
+    /// kernel.
+    pub(crate) fn idle(&self) -> bool {
+        #[cfg(target_os = "linux")]
+        if self.accepts.running() {
+            return false;
+        }
+        self.queues.iter().all(OpQueue::is_empty)
+    }
+
+    /// True (once) when a state released while busy has become idle: the
+    /// caller gives it back to the pool after dropping the lock.
+    #[cfg(target_os = "linux")]
+    pub(crate) fn released_now(&mut self) -> bool {
+        let now = self.pool_when_idle && self.idle();
+        if now {
+            self.pool_when_idle = false;
+        }
+        now
     }
 
     /// Ready to be opened again with a new descriptor.
@@ -126,6 +150,7 @@ impl DescriptorState {
                 read_closed: false,
                 shutdown: true,
                 left_open: false,
+                pool_when_idle: false,
                 #[cfg(target_os = "linux")]
                 accepts: Default::default(),
             }),

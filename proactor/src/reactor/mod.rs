@@ -222,9 +222,19 @@ impl Reactor {
     pub(crate) fn release(&self, state: NonNull<DescriptorState>) {
         let _ = self.close(state);
         // SAFETY: pooled states live as long as the reactor.
-        if !unsafe { state.as_ref() }.lock().left_open {
-            sync::lock(&self.pool).give(state);
+        let mut g = unsafe { state.as_ref() }.lock();
+        if g.left_open {
+            return;
         }
+        if !g.idle() {
+            // A ring still holds requests of its (ended, not yet reaped):
+            // the state goes back when the last is reaped, or a new
+            // descriptor would find them in its queues.
+            g.pool_when_idle = true;
+            return;
+        }
+        drop(g);
+        sync::lock(&self.pool).give(state);
     }
 
     /// Starts `op` (a reactor operation holding one unit of work, see

@@ -45,6 +45,13 @@ pub(crate) struct Accepts {
     live: u32,
 }
 
+impl Accepts {
+    /// A multishot request has not ended.
+    pub(crate) fn running(&self) -> bool {
+        self.live > 0
+    }
+}
+
 /// The ring's part of a completion operation: where it is queued, and how
 /// to build and finish its request without knowing its type. Zero is a
 /// valid value (the block is zeroed before the operation starts).
@@ -291,6 +298,11 @@ impl Reactor {
             }
         }
         self.keep_accepting(&mut g, d);
+        let give = g.released_now();
+        drop(g);
+        if give {
+            sync::lock(&self.pool).give(NonNull::from(d));
+        }
         n
     }
 
@@ -376,6 +388,11 @@ impl Reactor {
         let mut n = 1;
         if !g.shutdown {
             n += self.submit_next(&mut g, k, out);
+        }
+        let give = g.released_now();
+        drop(g);
+        if give {
+            sync::lock(&self.pool).give(NonNull::from(d));
         }
         n
     }

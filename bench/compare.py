@@ -216,16 +216,18 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--reps", type=int, default=5, help="interleaved repetitions (default 5)")
     ap.add_argument("--seconds", type=int, default=5, help="seconds per ping-pong run (default 5)")
+    ap.add_argument("--uring-reps", type=int, default=URING_REPS,
+                    help=f"repetitions of the io_uring ping-pong server (default {URING_REPS})")
+    ap.add_argument("--uring-seconds", type=int, default=URING_SECONDS,
+                    help=f"seconds per io_uring ping-pong run (default {URING_SECONDS})")
     ap.add_argument("--quick", action="store_true", help="1 repetition, 1 s pings, smaller N")
     ap.add_argument("--no-build", action="store_true")
     ap.add_argument("--no-poll-column", action="store_true",
                     help="also measure one-session ping-pong with busy polling off")
     ap.add_argument("--out", default=os.path.join(ROOT, "BENCHMARKS.md"))
     a = ap.parse_args()
-    uring_reps, uring_seconds = URING_REPS, URING_SECONDS
     if a.quick:
-        a.reps, a.seconds = 1, 1
-        uring_reps, uring_seconds = 1, 1
+        a.reps, a.seconds, a.uring_reps, a.uring_seconds = 1, 1, 1, 1
     started = time.time()
     if not a.no_build:
         build()
@@ -279,8 +281,8 @@ def main():
                 for r in range(a.reps):
                     polled = a.no_poll_column and sessions == 1 and r < NOPOLL_REPS
                     extra = [(no_poll, a.seconds)] if polled else []
-                    if have_uring and r < uring_reps:
-                        extra.append((on_ring, uring_seconds))
+                    if have_uring and r < a.uring_reps:
+                        extra.append((on_ring, a.uring_seconds))
                     for (name, path, env), secs in [(x, a.seconds) for x in servers] + extra:
                         v, _ = pingpong(path, threads, block, sessions, secs, env)
                         pings.setdefault(key, {}).setdefault(name, []).append(v)
@@ -308,7 +310,6 @@ def main():
                 echo_allocs[key] = (int(m.group(1)), int(m.group(2))) if m else None
 
     elapsed = time.time() - started
-    a.uring_reps, a.uring_seconds = uring_reps, uring_seconds
     report = render(a, results, pings, allocs, echo_allocs, elapsed, n_timer)
     print(report)
     with open(a.out, "w") as f:

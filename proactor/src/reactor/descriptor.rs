@@ -96,7 +96,6 @@ impl Guarded {
 
     /// True (once) when a state released while busy has become idle: the
     /// caller gives it back to the pool after dropping the lock.
-    #[cfg(target_os = "linux")]
     pub(crate) fn released_now(&mut self) -> bool {
         let now = self.pool_when_idle && self.idle();
         if now {

@@ -203,16 +203,9 @@ impl Reactor {
         }
         self.poller.deregister(g.fd);
         let (ops, closable) = self.abort_waiting(&mut g);
-        g.shutdown = true;
-        let fd = std::mem::replace(&mut g.fd, -1);
         // Closed under the lock: no attempt can use the number after it is
         // reused.
-        g.left_open = !closable;
-        let closed = if closable {
-            close_fd(fd)
-        } else {
-            leave_open(fd)
-        };
+        let closed = end_fd(&mut g, closable);
         drop(g);
         self.post_all(ops);
         closed
@@ -222,19 +215,30 @@ impl Reactor {
     pub(crate) fn release(&self, state: NonNull<DescriptorState>) {
         let _ = self.close(state);
         // SAFETY: pooled states live as long as the reactor.
-        let mut g = unsafe { state.as_ref() }.lock();
+        let d = unsafe { state.as_ref() };
+        let mut g = d.lock();
         if g.left_open {
             return;
         }
-        if !g.idle() {
-            // A ring still holds requests of its (ended, not yet reaped):
-            // the state goes back when the last is reaped, or a new
-            // descriptor would find them in its queues.
-            g.pool_when_idle = true;
-            return;
-        }
+        // If a ring still holds requests of its (ended, not yet reaped),
+        // the state goes back when the last is reaped, or a new descriptor
+        // would find them in its queues.
+        g.pool_when_idle = true;
+        self.unlock_and_repool(d, g);
+    }
+
+    /// Releases `g`, the lock of `d`, giving `d` back to the pool if it was
+    /// released while busy and is idle now.
+    fn unlock_and_repool(
+        &self,
+        d: &DescriptorState,
+        mut g: crate::sync::MutexGuard<'_, descriptor::Guarded>,
+    ) {
+        let give = g.released_now();
         drop(g);
-        sync::lock(&self.pool).give(state);
+        if give {
+            sync::lock(&self.pool).give(NonNull::from(d));
+        }
     }
 
     /// Starts `op` (a reactor operation holding one unit of work, see
@@ -698,6 +702,19 @@ fn close_fd(fd: RawFd) -> io::Result<()> {
     }
     Ok(())
 }
+/// Shuts the state down and closes its descriptor, or (if not `closable`)
+/// forgets it: see [`leave_open`].
+fn end_fd(g: &mut descriptor::Guarded, closable: bool) -> io::Result<()> {
+    g.shutdown = true;
+    g.left_open = !closable;
+    let fd = std::mem::replace(&mut g.fd, -1);
+    if closable {
+        close_fd(fd)
+    } else {
+        leave_open(fd)
+    }
+}
+
 /// Forgets `fd` without closing it: a ring that refused submissions may
 /// still hold a request for it, which must not reach a file given the
 /// number next. Rare (the kernel refusing work for a second); said once

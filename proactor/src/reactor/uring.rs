@@ -298,11 +298,7 @@ impl Reactor {
             }
         }
         self.keep_accepting(&mut g, d);
-        let give = g.released_now();
-        drop(g);
-        if give {
-            sync::lock(&self.pool).give(NonNull::from(d));
-        }
+        self.unlock_and_repool(d, g);
         n
     }
 
@@ -389,11 +385,7 @@ impl Reactor {
         if !g.shutdown {
             n += self.submit_next(&mut g, k, out);
         }
-        let give = g.released_now();
-        drop(g);
-        if give {
-            sync::lock(&self.pool).give(NonNull::from(d));
-        }
+        self.unlock_and_repool(d, g);
         n
     }
 
@@ -497,14 +489,7 @@ impl ReactorTask {
                 while let Some(op) = queued.pop() {
                     ops.push(op);
                 }
-                g.shutdown = true;
-                g.left_open = !closable;
-                let fd = std::mem::replace(&mut g.fd, -1);
-                let _ = if closable {
-                    super::close_fd(fd)
-                } else {
-                    super::leave_open(fd)
-                };
+                let _ = super::end_fd(&mut g, closable);
             }
         }
         let deadline = Instant::now() + SHUTDOWN_PATIENCE;

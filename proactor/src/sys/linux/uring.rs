@@ -250,29 +250,37 @@ impl Ring {
         }
     }
 
-    /// Waits for one completion for at most `d`, submitting nothing.
-    fn wait_only(&self, d: Duration) -> io::Result<usize> {
-        let ts = types::Timespec::from(d);
-        let args = types::SubmitArgs::new().timespec(&ts);
-        let flags = io_uring::EnterFlags::GETEVENTS | io_uring::EnterFlags::EXT_ARG;
-        // SAFETY: a wait for one completion, for at most `d` (`args`,
-        // alive across the call), with nothing to submit.
-        unsafe { self.ring.submitter().enter(0, 1, flags.bits(), Some(&args)) }
-    }
-
-    /// Tests: the blocking enter of a kernel that refuses submissions:
-    /// waits for a completion (at most `timeout`), submitting nothing.
-    #[cfg(test)]
-    fn refused_wait(&self, timeout: Option<Duration>) -> io::Result<usize> {
+    /// Waits for one completion (for at most `timeout`, if any),
+    /// submitting nothing.
+    fn wait_only(&self, timeout: Option<Duration>) -> io::Result<usize> {
+        use io_uring::EnterFlags;
+        let submitter = self.ring.submitter();
         match timeout {
             Some(d) => {
-                std::thread::sleep(d);
-                Ok(0)
+                let ts = types::Timespec::from(d);
+                let args = types::SubmitArgs::new().timespec(&ts);
+                let flags = EnterFlags::GETEVENTS | EnterFlags::EXT_ARG;
+                // SAFETY: a wait for one completion, for at most `d`
+                // (`args`, alive across the call), with nothing to submit.
+                unsafe { submitter.enter(0, 1, flags.bits(), Some(&args)) }
             }
-            // SAFETY: a wait for one completion (IORING_ENTER_GETEVENTS),
-            // with no argument.
-            None => unsafe { self.ring.submitter().enter::<libc::sigset_t>(0, 1, 1, None) },
+            // SAFETY: a wait for one completion, with no argument and
+            // nothing to submit.
+            None => unsafe {
+                submitter.enter::<libc::sigset_t>(0, 1, EnterFlags::GETEVENTS.bits(), None)
+            },
         }
+    }
+
+    /// Whether entries wait in the queue, and whether completions wait in
+    /// task work (`_held`: the submission lock's guard).
+    fn queued(&self, _held: &Submissions) -> (bool, bool) {
+        // SAFETY: the submission lock is held for the look. The handle is
+        // dropped here, under it: dropping one writes its view of the
+        // tail back, which would undo pushes made after the lock is
+        // released.
+        let q = unsafe { self.ring.submission_shared() };
+        (!q.is_empty(), q.taskrun())
     }
 
     /// Submits what was pushed, and the backlog as far as the kernel takes
@@ -280,14 +288,8 @@ impl Ring {
     fn submit_pending(&self) -> bool {
         let mut sq = sync::lock(&self.sq);
         if sq.backlog.is_empty() {
-            let needed = {
-                // SAFETY: the submission lock is held for the look. The
-                // queue handle must go before the lock: dropping it
-                // writes its view of the tail back, which would undo
-                // pushes made after the lock is released.
-                let q = unsafe { self.ring.submission_shared() };
-                !q.is_empty() || q.taskrun()
-            };
+            let (entries, taskrun) = self.queued(&sq);
+            let needed = entries || taskrun;
             drop(sq);
             if needed {
                 self.submit_now();
@@ -392,16 +394,10 @@ impl Ring {
             // the submission and the look.
             let mut sq = sync::lock(&self.sq);
             self.purge(&mut sq, |_, on| on == Some(fd));
-            let queued = |r: &Ring| {
-                // SAFETY: the submission lock is held for the look (the
-                // handle goes before the lock; see `submit_pending`).
-                let q = unsafe { r.ring.submission_shared() };
-                !q.is_empty()
-            };
-            if queued(self) || !sq.backlog.is_empty() {
+            if self.queued(&sq).0 || !sq.backlog.is_empty() {
                 self.drain_backlog(&mut sq);
             }
-            if !queued(self) {
+            if !self.queued(&sq).0 {
                 break true;
             }
             if Instant::now() >= deadline {
@@ -576,12 +572,14 @@ impl Ring {
             refused
         };
         let r = match timeout {
+            // Tests: a kernel that refuses submissions takes none here
+            // either.
             #[cfg(test)]
-            _ if self.refuse.load(SeqCst) => self.refused_wait(timeout),
+            _ if self.refuse.load(SeqCst) => self.wait_only(timeout),
             // An enter that submits returns at once when the kernel
             // refuses the submission: this one only waits, or the turns
             // would spin until the kernel takes work again.
-            Some(d) if refused => self.wait_only(d),
+            Some(_) if refused => self.wait_only(timeout),
             None => self.ring.submitter().submit_and_wait(1),
             Some(d) => {
                 let ts = types::Timespec::from(d);
@@ -609,6 +607,18 @@ impl Ring {
         }
     }
 
+    /// Hands the completion of an operation, or of a multishot accept, to
+    /// `on`.
+    fn deliver(&self, ud: u64, res: i32, more: bool, on: &mut impl FnMut(Reaped)) {
+        if ud & ACCEPT_BIT != 0 {
+            on(Reaped::Accepted(ud & !ACCEPT_BIT, res, more));
+        } else {
+            debug_assert!(!more);
+            self.in_flight.fetch_sub(1, SeqCst);
+            on(Reaped::Op(ud, res));
+        }
+    }
+
     /// Hands every completion in the queue to `on`; returns how many were
     /// operations', the timer's or an interrupt's (cq lock held).
     fn reap(&self, on: &mut impl FnMut(Reaped)) -> usize {
@@ -622,12 +632,8 @@ impl Ring {
             };
             for ud in gone {
                 found += 1;
-                if ud & ACCEPT_BIT != 0 {
-                    on(Reaped::Accepted(ud & !ACCEPT_BIT, -libc::ECANCELED, false));
-                } else {
-                    self.in_flight.fetch_sub(1, SeqCst);
-                    on(Reaped::Op(ud, -libc::ECANCELED));
-                }
+                // As the kernel would have ended them.
+                self.deliver(ud, -libc::ECANCELED, false, on);
             }
         }
         // SAFETY: the completion lock is held by the caller, so this is
@@ -642,11 +648,6 @@ impl Ring {
                     found += 1;
                 }
                 IGNORED => {}
-                _ if ud & ACCEPT_BIT != 0 => {
-                    found += 1;
-                    let more = cqueue::more(cqe.flags());
-                    on(Reaped::Accepted(ud & !ACCEPT_BIT, cqe.result(), more));
-                }
                 _ if ud & TIMER_BIT != 0 => {
                     let mut sq = sync::lock(&self.sq);
                     if let Some(i) = sq.timeouts.iter().position(|&t| t == ud) {
@@ -664,10 +665,8 @@ impl Ring {
                     }
                 }
                 _ => {
-                    debug_assert!(!cqueue::more(cqe.flags()));
-                    self.in_flight.fetch_sub(1, SeqCst);
                     found += 1;
-                    on(Reaped::Op(ud, cqe.result()));
+                    self.deliver(ud, cqe.result(), cqueue::more(cqe.flags()), on);
                 }
             }
         }
@@ -863,7 +862,7 @@ mod tests {
         r.refuse.store(false, SeqCst);
         // SAFETY: as in `fill`.
         unsafe { r.push_op(opcode::Nop::new().build().user_data(8), -1) };
-        let e = r.wait_only(Duration::from_millis(1)).unwrap_err();
+        let e = r.wait_only(Some(Duration::from_millis(1))).unwrap_err();
         assert_eq!(e.raw_os_error(), Some(libc::ETIME));
         // The no-op is still queued, so nothing came: a turn submits it.
         assert_eq!(reap_all(&r, 1), vec![(8, 0)]);

@@ -16,16 +16,18 @@ use std::time::{Duration, Instant, SystemTime};
 /// What timers share with their pending operations.
 struct Shared<C: Clock> {
     ex: IoExecutor,
-    /// Why the context's reactor could not be created, if so.
-    failed: Option<io::ErrorKind>,
+    /// The context's reactor (which lives as long as the context, which
+    /// `ex` keeps alive), or why it could not be created. Kept here so
+    /// that no timer call looks it up again.
+    reactor: Result<NonNull<Reactor>, io::ErrorKind>,
     /// Touched under the reactor's timer lock, or under `no_reactor` when
     /// there is no reactor.
     entry: UnsafeCell<TimerEntry<C::Time>>,
     no_reactor: Mutex<()>,
 }
 
-// SAFETY: `entry` is only accessed under a lock (see the field); everything
-// else is thread-safe.
+// SAFETY: `entry` is only accessed under a lock (see the field); the
+// reactor is `Sync` and outlives `self`; everything else is thread-safe.
 unsafe impl<C: Clock> Send for Shared<C> {}
 // SAFETY: as for `Send`.
 unsafe impl<C: Clock> Sync for Shared<C> {}
@@ -36,18 +38,12 @@ impl<C: Clock> Shared<C> {
         unsafe { NonNull::new_unchecked(self.entry.get()) }
     }
 
-    /// The context's reactor (created when the timer was), which lives as
-    /// long as the context, which `ex` keeps alive.
+    /// The context's reactor (created when the timer was).
     #[inline]
     fn reactor(&self) -> Result<&Reactor, io::ErrorKind> {
-        match self.failed {
-            Some(kind) => Err(kind),
-            None => Ok(self
-                .ex
-                .sched
-                .created_reactor()
-                .expect("created with the timer")),
-        }
+        // SAFETY: the reactor lives as long as the scheduler, which `ex`
+        // keeps alive for as long as `self` lives.
+        self.reactor.map(|r| unsafe { r.as_ref() })
     }
 
     /// Runs `f` on the entry under the right lock.
@@ -157,10 +153,13 @@ struct Timer<C: Clock>(Arc<Shared<C>>);
 
 impl<C: Clock> Timer<C> {
     fn new(ex: &IoExecutor, expiry: C::Time) -> Self {
-        let failed = ex.sched.reactor().err().map(|e| e.kind());
+        let reactor = match ex.sched.reactor() {
+            Ok(r) => Ok(NonNull::from(&**r)),
+            Err(e) => Err(e.kind()),
+        };
         Timer(Arc::new(Shared {
             ex: ex.clone(),
-            failed,
+            reactor,
             entry: UnsafeCell::new(TimerEntry::new(expiry)),
             no_reactor: Mutex::new(()),
         }))
@@ -171,7 +170,7 @@ impl<C: Clock> Timer<C> {
     }
 
     fn wait(&self) -> io::Result<()> {
-        if let Some(kind) = self.0.failed {
+        if let Err(kind) = self.0.reactor {
             return Err(kind.into());
         }
         loop {

@@ -35,11 +35,19 @@ pub(crate) fn steady_origin() -> Instant {
     *ORIGIN.get_or_init(Instant::now)
 }
 
+/// `d` in nanoseconds, saturating (after 584 years), without the 128-bit
+/// arithmetic of `Duration::as_nanos`: keys are made on every insert.
+#[inline]
+fn saturating_nanos(d: std::time::Duration) -> u64 {
+    d.as_secs()
+        .saturating_mul(1_000_000_000)
+        .saturating_add(u64::from(d.subsec_nanos()))
+}
+
 impl HeapKey for Instant {
     #[inline]
     fn heap_key(self) -> u64 {
-        let d = self.saturating_duration_since(steady_origin());
-        u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
+        saturating_nanos(self.saturating_duration_since(steady_origin()))
     }
 }
 
@@ -47,7 +55,7 @@ impl HeapKey for SystemTime {
     #[inline]
     fn heap_key(self) -> u64 {
         match self.duration_since(SystemTime::UNIX_EPOCH) {
-            Ok(d) => u64::try_from(d.as_nanos()).unwrap_or(u64::MAX),
+            Ok(d) => saturating_nanos(d),
             Err(_) => 0,
         }
     }

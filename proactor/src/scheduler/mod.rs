@@ -404,7 +404,7 @@ impl Scheduler {
     }
 
     /// The reactor, if it has been created.
-    #[cfg(not(loom))]
+    #[cfg(all(not(loom), windows, test))]
     #[inline]
     pub(crate) fn created_reactor(&self) -> Option<&Arc<Reactor>> {
         self.flags.reactor.get()

@@ -62,7 +62,8 @@ pub(crate) struct Guarded {
     /// Deregistered: new operations fail, readiness is ignored.
     pub(crate) shutdown: bool,
     /// Closed without closing the descriptor, whose requests a ring may
-    /// still hold (see `Reactor::close`): never opened or pooled again.
+    /// still hold: the ring closes it later (see `Reactor::end_fd`). The
+    /// state is never opened or pooled again.
     pub(crate) left_open: bool,
     /// Released by its object while requests of its were still in the
     /// kernel (a ring): it goes back to the pool when the last one ends.

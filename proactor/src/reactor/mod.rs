@@ -205,7 +205,7 @@ impl Reactor {
         let (ops, closable) = self.abort_waiting(&mut g);
         // Closed under the lock: no attempt can use the number after it is
         // reused.
-        let closed = end_fd(&mut g, closable);
+        let closed = self.end_fd(&mut g, closable);
         drop(g);
         self.post_all(ops);
         closed
@@ -325,7 +325,7 @@ impl Reactor {
 
     /// Ends the descriptor's waiting operations with "operation aborted"
     /// and returns them (to be posted once the lock is released), and
-    /// whether the descriptor may be closed (see [`leave_open`]).
+    /// whether the descriptor may be closed (see [`Reactor::end_fd`]).
     fn abort_waiting(&self, g: &mut descriptor::Guarded) -> (OpQueue, bool) {
         #[cfg(target_os = "linux")]
         if self.poller.ring().is_some() {
@@ -702,29 +702,30 @@ fn close_fd(fd: RawFd) -> io::Result<()> {
     }
     Ok(())
 }
-/// Shuts the state down and closes its descriptor, or (if not `closable`)
-/// forgets it: see [`leave_open`].
-fn end_fd(g: &mut descriptor::Guarded, closable: bool) -> io::Result<()> {
-    g.shutdown = true;
-    g.left_open = !closable;
-    let fd = std::mem::replace(&mut g.fd, -1);
-    if closable {
-        close_fd(fd)
-    } else {
-        leave_open(fd)
+impl Reactor {
+    /// Shuts the state down and closes its descriptor; or, if not
+    /// `closable` (a ring that refused submissions may still hold a request
+    /// for it, which must not reach a file given the number next), hands
+    /// it to the ring, which closes it once the kernel has taken that
+    /// request. Rare (the kernel refusing work for a second); said once per
+    /// descriptor.
+    fn end_fd(&self, g: &mut descriptor::Guarded, closable: bool) -> io::Result<()> {
+        g.shutdown = true;
+        g.left_open = !closable;
+        let fd = std::mem::replace(&mut g.fd, -1);
+        if closable {
+            return close_fd(fd);
+        }
+        eprintln!(
+            "proactor: io_uring took no submissions while descriptor {fd} was being closed: \
+             it is closed once the kernel takes the requests queued for it"
+        );
+        #[cfg(target_os = "linux")]
+        if let Some(ring) = self.poller.ring() {
+            ring.close_when_taken(fd);
+        }
+        Ok(())
     }
-}
-
-/// Forgets `fd` without closing it: a ring that refused submissions may
-/// still hold a request for it, which must not reach a file given the
-/// number next. Rare (the kernel refusing work for a second); said once
-/// per descriptor.
-fn leave_open(fd: RawFd) -> io::Result<()> {
-    eprintln!(
-        "proactor: io_uring took no submissions while descriptor {fd} was being closed: \
-         it is left open, so that no request queued for it reaches a file that reuses the number"
-    );
-    Ok(())
 }
 #[cfg(windows)]
 use crate::sys::windows::socket::{fd_of as fd_raw, into_fd as into_raw};

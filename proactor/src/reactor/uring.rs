@@ -489,7 +489,7 @@ impl ReactorTask {
                 while let Some(op) = queued.pop() {
                     ops.push(op);
                 }
-                let _ = super::end_fd(&mut g, closable);
+                let _ = r.end_fd(&mut g, closable);
             }
         }
         let deadline = Instant::now() + SHUTDOWN_PATIENCE;

@@ -35,6 +35,9 @@ use std::time::{Duration, Instant};
 const WAKE: u64 = 2;
 /// Replies nobody waits for (cancellations, timeout removals).
 const IGNORED: u64 = 4;
+/// The low bits of a hand-over's no-op (see [`Ring::close_when_taken`]):
+/// the rest is its descriptor, plus one (so that none is `IGNORED`).
+const HANDED: u64 = 4;
 /// Set in the user data of a timeout: the rest is its boxed `Timespec`.
 const TIMER_BIT: u64 = 1;
 /// Set in the user data of a multishot accept: the rest is the address
@@ -71,6 +74,24 @@ struct Submissions {
     /// Requests taken out of the backlog by a cancellation: the reaper
     /// completes them with `ECANCELED`.
     cancelled: Vec<u64>,
+    /// Descriptors handed over by [`Ring::close_when_taken`], not closed
+    /// yet.
+    handed: Handed,
+}
+
+/// Descriptors the ring closes once the kernel has taken every request
+/// queued before their hand-over. Those still here when the ring is gone
+/// are closed then: the kernel takes nothing more from a closed ring (the
+/// field drops after the ring's).
+struct Handed(Vec<RawFd>);
+
+impl Drop for Handed {
+    fn drop(&mut self) {
+        for &fd in &self.0 {
+            // SAFETY: handed over to the ring, which alone closes them.
+            unsafe { libc::close(fd) };
+        }
+    }
 }
 
 /// One completion, as the task sees it.
@@ -164,6 +185,7 @@ impl Ring {
                 spare: Vec::new(),
                 backlog: VecDeque::new(),
                 cancelled: Vec::new(),
+                handed: Handed(Vec::new()),
             }),
             cq: Mutex::new(()),
             // SAFETY: just created, owned by nobody else.
@@ -424,6 +446,30 @@ impl Ring {
         handed
     }
 
+    /// Takes over `fd`, which [`Ring::cancel_fd`] said must not be closed
+    /// yet, and closes it once the kernel has taken every request queued
+    /// before now: a no-op queued behind them (the kernel takes the queue
+    /// in order) closes it when it completes. The descriptor was the
+    /// caller's, and is the ring's from now on.
+    pub(crate) fn close_when_taken(&self, fd: RawFd) {
+        let tag = ((fd as u64 + 1) << 3) | HANDED;
+        let mut sq = sync::lock(&self.sq);
+        sq.handed.0.push(fd);
+        let entry = opcode::Nop::new().build().user_data(tag);
+        self.push(&mut sq, &entry, None);
+    }
+
+    /// The hand-over no-op of `tag` completed: closes its descriptor.
+    fn close_handed(&self, tag: u64) {
+        let fd = ((tag >> 3) - 1) as RawFd;
+        let handed = &mut sync::lock(&self.sq).handed.0;
+        if let Some(i) = handed.iter().position(|&h| h == fd) {
+            handed.swap_remove(i);
+            // SAFETY: handed over to the ring, closed once, here.
+            unsafe { libc::close(fd) };
+        }
+    }
+
     /// Starts accepting connections on `fd` until cancelled or failed;
     /// each comes as [`Reaped::Accepted`] for `state`.
     pub(crate) fn accept_multishot(&self, fd: RawFd, state: u64) {
@@ -648,6 +694,7 @@ impl Ring {
                     found += 1;
                 }
                 IGNORED => {}
+                _ if ud & 7 == HANDED => self.close_handed(ud),
                 _ if ud & TIMER_BIT != 0 => {
                     let mut sq = sync::lock(&self.sq);
                     if let Some(i) = sq.timeouts.iter().position(|&t| t == ud) {
@@ -899,6 +946,70 @@ mod tests {
             libc::close(rd);
             libc::close(wr);
         }
+    }
+
+    /// Writes to the pipe whose write end is `wr`: its result, or the
+    /// error number.
+    fn write_to(wr: RawFd) -> Result<isize, i32> {
+        // SAFETY: a plain system call on our pipe. (Rust ignores SIGPIPE.)
+        let n = unsafe { libc::write(wr, b"ping".as_ptr().cast(), 4) };
+        if n < 0 {
+            Err(io::Error::last_os_error().raw_os_error().unwrap_or(0))
+        } else {
+            Ok(n)
+        }
+    }
+
+    #[test]
+    fn a_descriptor_left_open_is_closed_once_the_kernel_takes_the_requests_before_it() {
+        let Some(r) = refusing_ring() else { return };
+        let (rd, wr) = pipe();
+        let mut buf = [0u8; 4];
+        let entry = opcode::Read::new(types::Fd(rd), buf.as_mut_ptr(), 4)
+            .build()
+            .user_data(8);
+        // SAFETY: `buf` outlives the read, whose completion is reaped
+        // below.
+        unsafe { r.push_op(entry, rd) };
+        assert!(!r.cancel_fd(rd));
+        r.close_when_taken(rd);
+        // Still open while the kernel holds the read's request: the pipe
+        // has its reader. (The pipe's own ends tell, whatever number a
+        // parallel test's descriptor takes.)
+        assert_eq!(write_to(wr), Ok(4));
+        // The kernel takes the read (which reads the bytes), then the
+        // cancellation, then the hand-over, which closes the read end.
+        let busy = BusyPoll::new();
+        let mut done = Vec::new();
+        r.refuse.store(false, SeqCst);
+        for _ in 0..1000 {
+            r.wait(Some(Duration::from_millis(1)), &busy, 0, |c| {
+                if let Reaped::Op(ud, res) = c {
+                    done.push((ud, res));
+                }
+            });
+            if sync::lock(&r.sq).handed.0.is_empty() {
+                break;
+            }
+        }
+        assert_eq!(done, vec![(8, 4)]);
+        assert_eq!(&buf, b"ping");
+        assert!(sync::lock(&r.sq).handed.0.is_empty(), "closed by the ring");
+        assert_eq!(write_to(wr), Err(libc::EPIPE), "no reader left");
+        // SAFETY: our descriptor.
+        unsafe { libc::close(wr) };
+    }
+
+    #[test]
+    fn descriptors_handed_over_are_closed_with_the_ring() {
+        let Some(r) = refusing_ring() else { return };
+        let (rd, wr) = pipe();
+        r.close_when_taken(rd);
+        assert_eq!(write_to(wr), Ok(4), "the kernel took nothing yet");
+        drop(r);
+        assert_eq!(write_to(wr), Err(libc::EPIPE));
+        // SAFETY: our descriptor.
+        unsafe { libc::close(wr) };
     }
 
     #[test]

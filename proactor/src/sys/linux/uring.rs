@@ -915,17 +915,27 @@ mod tests {
         assert_eq!(reap_all(&r, 1), vec![(8, 0)]);
     }
 
-    #[test]
-    fn a_descriptor_whose_requests_the_kernel_has_not_taken_must_stay_open() {
-        let Some(r) = refusing_ring() else { return };
+    /// A refusing ring with a read (user data 8) of a new pipe in its
+    /// queue, the pipe's ends, and the read's buffer (boxed: it stays put
+    /// until the read is reaped or the ring dropped).
+    fn ring_with_a_queued_read() -> Option<(Ring, RawFd, RawFd, Box<[u8; 4]>)> {
+        let r = refusing_ring()?;
         let (rd, wr) = pipe();
-        let mut buf = [0u8; 4];
+        let mut buf = Box::new([0u8; 4]);
         let entry = opcode::Read::new(types::Fd(rd), buf.as_mut_ptr(), 4)
             .build()
             .user_data(8);
-        // SAFETY: `buf` outlives the read, whose completion is reaped
-        // below.
+        // SAFETY: the buffer is returned with the ring, and the tests keep
+        // it until the read's completion is reaped.
         unsafe { r.push_op(entry, rd) };
+        Some((r, rd, wr, buf))
+    }
+
+    #[test]
+    fn a_descriptor_whose_requests_the_kernel_has_not_taken_must_stay_open() {
+        let Some((r, rd, wr, buf)) = ring_with_a_queued_read() else {
+            return;
+        };
         assert_eq!(backlog_len(&r), 0, "in the queue, not the backlog");
         assert!(!r.cancel_fd(rd), "the read may still reach the kernel");
         // The next descriptor does not wait for the kernel again.
@@ -938,7 +948,7 @@ mod tests {
         // SAFETY: a plain system call on our pipe.
         assert_eq!(unsafe { libc::write(wr, b"pong".as_ptr().cast(), 4) }, 4);
         assert_eq!(reap_all(&r, 1), vec![(8, 4)]);
-        assert_eq!(&buf, b"pong");
+        assert_eq!(&*buf, b"pong");
         // With the kernel taking work, nothing is left behind.
         assert!(r.cancel_fd(rd));
         // SAFETY: our descriptors.
@@ -962,15 +972,9 @@ mod tests {
 
     #[test]
     fn a_descriptor_left_open_is_closed_once_the_kernel_takes_the_requests_before_it() {
-        let Some(r) = refusing_ring() else { return };
-        let (rd, wr) = pipe();
-        let mut buf = [0u8; 4];
-        let entry = opcode::Read::new(types::Fd(rd), buf.as_mut_ptr(), 4)
-            .build()
-            .user_data(8);
-        // SAFETY: `buf` outlives the read, whose completion is reaped
-        // below.
-        unsafe { r.push_op(entry, rd) };
+        let Some((r, rd, wr, buf)) = ring_with_a_queued_read() else {
+            return;
+        };
         assert!(!r.cancel_fd(rd));
         r.close_when_taken(rd);
         // Still open while the kernel holds the read's request: the pipe
@@ -993,7 +997,7 @@ mod tests {
             }
         }
         assert_eq!(done, vec![(8, 4)]);
-        assert_eq!(&buf, b"ping");
+        assert_eq!(&*buf, b"ping");
         assert!(sync::lock(&r.sq).handed.0.is_empty(), "closed by the ring");
         assert_eq!(write_to(wr), Err(libc::EPIPE), "no reader left");
         // SAFETY: our descriptor.

@@ -53,6 +53,8 @@ const CLOSE_PATIENCE: Duration = Duration::from_secs(1);
 const BACKLOG_RETRY: Duration = Duration::from_millis(1);
 /// Completions the kernel can hold before it buffers them aside.
 const CQ_ENTRIES: u32 = 16 * ENTRIES;
+/// Completions copied out of the queue at a time by the reaper.
+const REAP_BATCH: usize = 64;
 
 /// What the submission lock protects.
 struct Submissions {
@@ -682,39 +684,20 @@ impl Ring {
                 self.deliver(ud, -libc::ECANCELED, false, on);
             }
         }
-        // SAFETY: the completion lock is held by the caller, so this is
-        // the only handle on the queue.
-        let cq = unsafe { self.ring.completion_shared() };
-        for cqe in cq {
-            let ud = cqe.user_data();
-            match ud {
-                WAKE => {
-                    // An interrupt ends the wait like a completion.
-                    rearm_wake = true;
-                    found += 1;
-                }
-                IGNORED => {}
-                _ if ud & 7 == HANDED => self.close_handed(ud),
-                _ if ud & TIMER_BIT != 0 => {
-                    let mut sq = sync::lock(&self.sq);
-                    if let Some(i) = sq.timeouts.iter().position(|&t| t == ud) {
-                        sq.timeouts.swap_remove(i);
-                        let b = take_timeout(ud);
-                        if sq.spare.len() < SPARE_TIMEOUTS {
-                            sq.spare.push(b);
-                        }
-                    }
-                    if cqe.result() == -libc::ETIME && sq.armed == Some(ud) {
-                        sq.armed = None;
-                        drop(sq);
+        loop {
+            let (batch, n) = self.take_completions();
+            for &c in &batch[..n] {
+                match self.sort_completion(c, on) {
+                    Sorted::Handed => found += 1,
+                    Sorted::Interrupt => {
                         found += 1;
-                        on(Reaped::Timer);
+                        rearm_wake = true;
                     }
+                    Sorted::Settled => {}
                 }
-                _ => {
-                    found += 1;
-                    self.deliver(ud, cqe.result(), cqueue::more(cqe.flags()), on);
-                }
+            }
+            if n < REAP_BATCH {
+                break;
             }
         }
         if rearm_wake {
@@ -722,6 +705,73 @@ impl Ring {
         }
         found
     }
+
+    /// Copies up to [`REAP_BATCH`] completions out of the queue and gives
+    /// their room back to the kernel (cq lock held), before any of them is
+    /// handled: the handlers take descriptor locks, and a thread closing a
+    /// descriptor holds one while it waits for the kernel to take its
+    /// submissions, which the kernel may refuse until the queue has room.
+    fn take_completions(&self) -> ([Completion; REAP_BATCH], usize) {
+        let mut batch = [(0, 0, 0); REAP_BATCH];
+        // SAFETY: the completion lock is held by the caller, so this is
+        // the only handle on the queue. Dropping it (here) writes the new
+        // head back.
+        let cq = unsafe { self.ring.completion_shared() };
+        let mut n = 0;
+        for cqe in cq.take(REAP_BATCH) {
+            batch[n] = (cqe.user_data(), cqe.result(), cqe.flags());
+            n += 1;
+        }
+        (batch, n)
+    }
+
+    /// Hands one completion to `on`, or settles it here (the wake-up read,
+    /// timeouts, hand-overs, replies nobody waits for).
+    fn sort_completion(&self, (ud, res, flags): Completion, on: &mut impl FnMut(Reaped)) -> Sorted {
+        match ud {
+            WAKE => Sorted::Interrupt,
+            IGNORED => Sorted::Settled,
+            _ if ud & 7 == HANDED => {
+                self.close_handed(ud);
+                Sorted::Settled
+            }
+            _ if ud & TIMER_BIT != 0 => {
+                let mut sq = sync::lock(&self.sq);
+                if let Some(i) = sq.timeouts.iter().position(|&t| t == ud) {
+                    sq.timeouts.swap_remove(i);
+                    let b = take_timeout(ud);
+                    if sq.spare.len() < SPARE_TIMEOUTS {
+                        sq.spare.push(b);
+                    }
+                }
+                if res == -libc::ETIME && sq.armed == Some(ud) {
+                    sq.armed = None;
+                    drop(sq);
+                    on(Reaped::Timer);
+                    return Sorted::Handed;
+                }
+                Sorted::Settled
+            }
+            _ => {
+                self.deliver(ud, res, cqueue::more(flags), on);
+                Sorted::Handed
+            }
+        }
+    }
+}
+
+/// A completion copied out of the queue: user data, result, flags.
+type Completion = (u64, i32, u32);
+
+/// What [`Ring::sort_completion`] did with a completion.
+enum Sorted {
+    /// Handed to the caller's `on`.
+    Handed,
+    /// The wake-up read: it ends the wait like a completion, and is
+    /// queued again.
+    Interrupt,
+    /// Nothing for the caller.
+    Settled,
 }
 
 impl Drop for Ring {
@@ -1014,6 +1064,36 @@ mod tests {
         assert_eq!(write_to(wr), Err(libc::EPIPE));
         // SAFETY: our descriptor.
         unsafe { libc::close(wr) };
+    }
+
+    #[test]
+    fn completions_give_their_room_back_before_any_is_handled() {
+        let Some(r) = refusing_ring() else { return };
+        r.refuse.store(false, SeqCst);
+        for ud in [8, 16, 24] {
+            // SAFETY: as in `fill`.
+            unsafe { r.push_op(opcode::Nop::new().build().user_data(ud), -1) };
+        }
+        let _cq = sync::lock(&r.cq);
+        // SAFETY (both looks): the cq lock is held; a look at the length.
+        let queued = || unsafe { r.ring.completion_shared() }.len();
+        for _ in 0..1000 {
+            if queued() == 3 {
+                break;
+            }
+            r.submit_now();
+            std::thread::yield_now();
+        }
+        assert_eq!(queued(), 3);
+        // A handler that waited for the kernel to take a submission (a
+        // close does) would otherwise wait for room its own reaper holds.
+        let mut left = Vec::new();
+        r.reap(&mut |c| {
+            if let Reaped::Op(..) = c {
+                left.push(queued());
+            }
+        });
+        assert_eq!(left, vec![0, 0, 0]);
     }
 
     #[test]

@@ -67,12 +67,21 @@ pub(crate) type RawFd = i64;
 /// its cancellation slot: records a request, and identifies the operation
 /// in its queue (by address, kept alive by both sides, so never reused
 /// while either could look).
-#[derive(Default)]
 pub(crate) struct CancelTicket {
     requested: AtomicU8,
+    /// The installation's id in the slot (kept here rather than in the
+    /// operation: one word less in every cancellable operation's block).
+    id: u64,
 }
 
 impl CancelTicket {
+    fn new(id: u64) -> Self {
+        CancelTicket {
+            requested: AtomicU8::new(0),
+            id,
+        }
+    }
+
     pub(crate) fn request(&self, ty: CancellationType) {
         if !ty.is_empty() {
             self.requested.store(1, Ordering::SeqCst);
@@ -169,8 +178,8 @@ pub(crate) struct ReactorOp<O, H> {
     op: ManuallyDrop<O>,
     handler: ManuallyDrop<H>,
     /// The slot installation to clear on completion, and the ticket the
-    /// header points to.
-    cancel: ManuallyDrop<Option<(CancellationSlot, u64, Arc<CancelTicket>)>>,
+    /// header points to (which holds the installation's id).
+    cancel: ManuallyDrop<Option<(CancellationSlot, Arc<CancelTicket>)>>,
     /// Where the block goes when the operation ends (its I/O object's spare
     /// for this kind of operation), or null. Spares live as long as the
     /// reactor, which outlives every operation.
@@ -195,17 +204,20 @@ impl<O: Reactive, H: CompletionHandler<O::Args>> ReactorOp<O, H> {
         handler: H,
         spare: Option<&Spare>,
     ) -> (OpPtr, Option<Cancellable>) {
-        let cancellable = handler.cancellation_slot().map(|slot| Cancellable {
-            slot,
-            id: crate::token::next_id(),
-            ticket: Arc::new(CancelTicket::default()),
+        let cancellable = handler.cancellation_slot().map(|slot| {
+            let id = crate::token::next_id();
+            Cancellable {
+                slot,
+                id,
+                ticket: Arc::new(CancelTicket::new(id)),
+            }
         });
         let ticket = cancellable
             .as_ref()
             .map_or(std::ptr::null(), |c| Arc::as_ptr(&c.ticket));
         let cancel = cancellable
             .as_ref()
-            .map(|c| (c.slot.clone(), c.id, c.ticket.clone()));
+            .map(|c| (c.slot.clone(), c.ticket.clone()));
         let block = recycle::alloc_with(Self::LAYOUT, spare).cast::<Self>();
         // SAFETY: fresh memory with the layout of `Self`.
         let op = unsafe {
@@ -251,8 +263,8 @@ impl<O: Reactive, H: CompletionHandler<O::Args>> ReactorOp<O, H> {
             (op, handler, cancel)
         };
         // Finished: a later request must not reach a successor.
-        if let Some((slot, id, _ticket)) = cancel {
-            slot.clear_if(id);
+        if let Some((slot, ticket)) = cancel {
+            slot.clear_if(ticket.id);
         }
         match action {
             Action::Run => handler.complete(op.into_args()),

@@ -120,7 +120,8 @@ pub(crate) struct ReactorOpHeader {
     perform: unsafe fn(NonNull<ReactorOpHeader>, RawFd) -> Progress,
     fail: unsafe fn(NonNull<ReactorOpHeader>, io::Error),
     /// The operation's cancellation ticket, if it can be cancelled (null
-    /// otherwise); kept alive by the operation.
+    /// otherwise): the operation's counted reference (`Arc::into_raw`),
+    /// taken back when it ends.
     ticket: *const CancelTicket,
 }
 
@@ -177,9 +178,9 @@ pub(crate) struct ReactorOp<O, H> {
     header: ReactorOpHeader,
     op: ManuallyDrop<O>,
     handler: ManuallyDrop<H>,
-    /// The slot installation to clear on completion, and the ticket the
-    /// header points to (which holds the installation's id).
-    cancel: ManuallyDrop<Option<(CancellationSlot, Arc<CancelTicket>)>>,
+    /// The slot whose installation (the ticket's id) to clear on
+    /// completion.
+    slot: ManuallyDrop<Option<CancellationSlot>>,
     /// Where the block goes when the operation ends (its I/O object's spare
     /// for this kind of operation), or null. Spares live as long as the
     /// reactor, which outlives every operation.
@@ -214,10 +215,8 @@ impl<O: Reactive, H: CompletionHandler<O::Args>> ReactorOp<O, H> {
         });
         let ticket = cancellable
             .as_ref()
-            .map_or(std::ptr::null(), |c| Arc::as_ptr(&c.ticket));
-        let cancel = cancellable
-            .as_ref()
-            .map(|c| (c.slot.clone(), c.ticket.clone()));
+            .map_or(std::ptr::null(), |c| Arc::into_raw(c.ticket.clone()));
+        let slot = cancellable.as_ref().map(|c| c.slot.clone());
         let block = recycle::alloc_with(Self::LAYOUT, spare).cast::<Self>();
         // SAFETY: fresh memory with the layout of `Self`.
         let op = unsafe {
@@ -230,7 +229,7 @@ impl<O: Reactive, H: CompletionHandler<O::Args>> ReactorOp<O, H> {
                 },
                 op: ManuallyDrop::new(op),
                 handler: ManuallyDrop::new(handler),
-                cancel: ManuallyDrop::new(cancel),
+                slot: ManuallyDrop::new(slot),
                 spare: spare.map_or(std::ptr::null(), |s| s as *const Spare),
             });
             OpPtr::from_raw(block.cast())
@@ -253,17 +252,21 @@ impl<O: Reactive, H: CompletionHandler<O::Args>> ReactorOp<O, H> {
         // SAFETY: we own the live operation. Its parts are moved out and the
         // header dropped in place before the block is freed; the handler
         // then runs on memory that is no longer the operation's.
-        let (op, handler, cancel) = unsafe {
+        let (op, handler, slot, ticket) = unsafe {
             let op = ManuallyDrop::into_inner(ptr::read(&(*this).op));
             let handler = ManuallyDrop::into_inner(ptr::read(&(*this).handler));
-            let cancel = ManuallyDrop::into_inner(ptr::read(&(*this).cancel));
+            let slot = ManuallyDrop::into_inner(ptr::read(&(*this).slot));
+            let ticket = (*this).header.ticket;
             let spare = (*this).spare.as_ref();
             ptr::drop_in_place(ptr::addr_of_mut!((*this).header.op));
             recycle::dealloc_with(p.cast(), Self::LAYOUT, spare);
-            (op, handler, cancel)
+            (op, handler, slot, ticket)
         };
         // Finished: a later request must not reach a successor.
-        if let Some((slot, ticket)) = cancel {
+        if let Some(slot) = slot {
+            // SAFETY: a cancellable operation's ticket is the reference it
+            // took with `Arc::into_raw`, given back once, here.
+            let ticket = unsafe { Arc::from_raw(ticket) };
             slot.clear_if(ticket.id);
         }
         match action {

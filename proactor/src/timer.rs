@@ -116,8 +116,8 @@ struct WaitInit<C: Clock>(Arc<Shared<C>>);
 impl<C: Clock> Initiation<(io::Result<()>,)> for WaitInit<C> {
     fn initiate<H: CompletionHandler<(io::Result<()>,)>>(self, handler: H) {
         let shared = &self.0;
-        let sched = &shared.ex.sched;
-        sched.work_started();
+        // No unit of work is taken here: the reactor's timers hold one for
+        // all their waits.
         let (op, cancellable) = ReactorOp::new_cancellable(Wait(Ok(())), handler, None);
         match shared.reactor() {
             Ok(r) => {
@@ -142,7 +142,8 @@ impl<C: Clock> Initiation<(io::Result<()>,)> for WaitInit<C> {
                         io::Error::from(kind),
                     )
                 };
-                sched.post_completion(op);
+                // Queued, it is work by being there.
+                shared.ex.sched.post(op);
             }
         }
     }

@@ -302,3 +302,48 @@ fn an_async_wait_started_outside_run_wakes_the_reactor() {
     drop(guard);
     assert_eq!(runner.join().unwrap(), 1);
 }
+
+/// The timers hold one unit of work for all their waits: `run()` must go on
+/// until the last wait has ended, whichever way the others end (aborted by
+/// a cancel, a new expiry or a cancellation slot, fired, or due at once).
+#[test]
+fn run_lasts_until_the_last_of_many_waits_ends_however_the_others_end() {
+    use proactor::{bind_cancellation_slot, CancellationSignal, CancellationType};
+    let ctx = IoContext::new().unwrap();
+    let ex = ctx.executor();
+    let (fired, aborted) = (Counter::new(), Counter::new());
+    let handler = || {
+        let (f, a) = (fired.clone(), aborted.clone());
+        move |r: io::Result<()>| match r {
+            Ok(()) => f.inc(),
+            Err(e) if is_operation_aborted(&e) => a.inc(),
+            Err(e) => panic!("{e}"),
+        }
+    };
+    let timers: Vec<SteadyTimer> = (0..6).map(|_| SteadyTimer::new(&ex)).collect();
+    for t in &timers[..5] {
+        t.expires_after(Duration::from_secs(60));
+        t.async_wait(handler());
+    }
+    // The last wait, the only one to fire late.
+    timers[5].expires_after(Duration::from_millis(30));
+    timers[5].async_wait(handler());
+    // One fires soon, one is due at once, one is cancelled, one gets a new
+    // expiry (and is waited on again), one is cancelled through its slot.
+    timers[0].expires_after(Duration::from_millis(1));
+    timers[0].async_wait(handler());
+    timers[1].expires_at(Instant::now() - Duration::from_millis(1));
+    timers[1].async_wait(handler());
+    assert_eq!(timers[2].cancel(), 1);
+    assert_eq!(timers[3].expires_after(Duration::from_millis(2)), 1);
+    timers[3].async_wait(handler());
+    let signal = CancellationSignal::new();
+    timers[4].expires_after(Duration::from_secs(60));
+    timers[4].async_wait(bind_cancellation_slot(signal.slot(), handler()));
+    signal.emit(CancellationType::TERMINAL);
+    ctx.run();
+    // Aborted: 0, 1, 2, 3 (their first waits, by the new expiries or the
+    // cancel), 4 twice (its first wait by the new expiry, the second by
+    // the slot). Fired: 0, 1, 3, 5.
+    assert_eq!((fired.get(), aborted.get()), (4, 6));
+}

@@ -61,6 +61,30 @@ pub(crate) struct Timers {
     steady: TimerQueue<Instant>,
     system: TimerQueue<SystemTime>,
     armed: Option<Instant>,
+    /// Waits on all timers. Together they hold one unit of the scheduler's
+    /// work (see [`Scheduler::work_started`]) while there are any, instead
+    /// of one each: a wait then costs no update of the shared count when it
+    /// starts or ends, unless it is the only one.
+    waiting: usize,
+}
+
+impl Timers {
+    /// A wait joined the timers (in an entry of the heap).
+    fn added(&mut self, sched: &Scheduler) {
+        if self.waiting == 0 {
+            sched.work_started();
+        }
+        self.waiting += 1;
+    }
+
+    /// `n` waits left the timers: the units of work to release once they
+    /// are posted (1 if they were the last).
+    #[must_use]
+    fn removed(&mut self, n: usize) -> usize {
+        debug_assert!(n <= self.waiting);
+        self.waiting -= n;
+        usize::from(n > 0 && self.waiting == 0)
+    }
 }
 
 /// A clock timers can run on.
@@ -117,6 +141,7 @@ impl Reactor {
                 steady: TimerQueue::new(),
                 system: TimerQueue::new(),
                 armed: None,
+                waiting: 0,
             }),
         })
     }
@@ -378,8 +403,9 @@ impl Reactor {
 
     // ----- timers ----------------------------------------------------------
 
-    /// Waits on a timer: `op` (holding one unit of work) completes when the
-    /// timer expires, or at once (posted) if it already has.
+    /// Waits on a timer: `op` (holding no unit of work: the timers hold one
+    /// for all their waits) completes when the timer expires, or at once
+    /// (posted) if it already has.
     ///
     /// # Safety
     /// `entry` stays alive until [`Reactor::timer_cancel`] has been called
@@ -398,9 +424,11 @@ impl Reactor {
         if unsafe { ReactorOpHeader::cancel_requested(raw) } {
             drop(t);
             abort(&op);
-            return self.sched().post_completion(op);
+            // Queued, it is work by being there.
+            return self.sched().post(op);
         }
         e.ops.push(op);
+        t.added(self.sched());
         // SAFETY: caller's contract.
         if unsafe { C::queue(&mut t).insert(entry) } {
             // Only a new earliest timer can be due already (a later one
@@ -415,8 +443,9 @@ impl Reactor {
                     due.push(op);
                     n += 1;
                 }
+                let release = t.removed(n);
                 drop(t);
-                return self.sched().post_completions(due, n);
+                return self.sched().post_completions(due, release);
             }
             self.rearm(&mut t);
         }
@@ -439,7 +468,7 @@ impl Reactor {
         // SAFETY: as above.
         let e = unsafe { &mut *entry.as_ptr() };
         e.expiry = expiry;
-        let aborted = Self::abort_all(&e.ops);
+        let aborted = Self::abort_all(&mut t, &e.ops);
         drop(t);
         self.post_aborted(aborted)
     }
@@ -457,14 +486,15 @@ impl Reactor {
         // SAFETY: caller's contract; timer lock held.
         unsafe { C::queue(&mut t).remove(entry) };
         // SAFETY: as above.
-        let aborted = Self::abort_all(unsafe { &(*entry.as_ptr()).ops });
+        let aborted = Self::abort_all(&mut t, unsafe { &(*entry.as_ptr()).ops });
         drop(t);
         self.post_aborted(aborted)
     }
 
     /// Moves a timer's waiting operations out, failed with "operation
-    /// aborted" (timer lock held by the caller).
-    fn abort_all(waiting: &OpQueue) -> (OpQueue, usize) {
+    /// aborted" (`t`: the timer lock's guard); returns them, how many, and
+    /// the units of work to release once they are posted.
+    fn abort_all(t: &mut Timers, waiting: &OpQueue) -> (OpQueue, usize, usize) {
         let ops = OpQueue::new();
         let mut n = 0;
         while let Some(op) = waiting.pop() {
@@ -479,14 +509,15 @@ impl Reactor {
             ops.push(op);
             n += 1;
         }
-        (ops, n)
+        let release = t.removed(n);
+        (ops, n, release)
     }
 
     /// Posts what [`Reactor::abort_all`] took (after the timer lock is
     /// released); returns how many.
-    fn post_aborted(&self, (ops, n): (OpQueue, usize)) -> usize {
+    fn post_aborted(&self, (ops, n, release): (OpQueue, usize, usize)) -> usize {
         if n > 0 {
-            self.sched().post_completions(ops, n);
+            self.sched().post_completions(ops, release);
         }
         n
     }
@@ -511,10 +542,13 @@ impl Reactor {
             // SAFETY: caller's contract.
             unsafe { C::queue(&mut t).remove(entry) };
         }
+        let release = t.removed(usize::from(found.is_some()));
         drop(t);
         if let Some(op) = found {
             abort(&op);
-            self.sched().post_completion(op);
+            let one = OpQueue::new();
+            one.push(op);
+            self.sched().post_completions(one, release);
         }
     }
 
@@ -567,10 +601,13 @@ impl Reactor {
         let mut t = sync::lock(&self.timers);
         t.steady.take_all(ops);
         t.system.take_all(ops);
+        // Shutdown: the work is not counted any more.
+        t.waiting = 0;
     }
 
-    /// Moves the operations of due timers into `out`; returns how many.
-    /// `fired`: the poller's timer went off.
+    /// Moves the operations of due timers into `out`; returns the units of
+    /// work they release (see [`Timers::removed`]). `fired`: the poller's
+    /// timer went off.
     fn take_due_timers(&self, out: &OpQueue, fired: bool) -> usize {
         let mut t = sync::lock(&self.timers);
         if !fired && t.steady.earliest().is_none() && t.system.earliest().is_none() {
@@ -578,7 +615,7 @@ impl Reactor {
         }
         let n = t.steady.take_due(Instant::now(), out) + t.system.take_due(SystemTime::now(), out);
         self.rearm_if(&mut t, fired);
-        n
+        t.removed(n)
     }
 }
 
@@ -602,7 +639,8 @@ impl Task for ReactorTask {
                 ops.push(op);
             }
         });
-        // Timer waits carry their unit of work; descriptor states do not.
+        // The timers hold a unit of work (released with their last wait);
+        // descriptor states do not.
         r.take_due_timers(ops, fired)
     }
 

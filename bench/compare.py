@@ -333,20 +333,23 @@ NOTES = """
   proactor pays a few per cent more: a Rust timer may be moved while a
   wait is pending, so its queue entry lives in a heap block of its own (an
   allocation per timer that Asio, whose per-timer data lives inside the
-  timer object, does not make), and a timer is safe to use from several
-  threads, so `expires_after` takes the timer lock (Asio skips it when no
-  wait is pending). Measured step by step (100,000 timers, setup only,
-  medians of 5-6 processes): constructing a timer costs Asio about 10 ns and
-  proactor 17-31 ns (the block, and the count on the context it keeps
-  alive, which Asio's timers do not hold); `expires_after` adds about
-  24 ns to Asio (a clock read) and 20-40 ns to proactor (a clock read and
-  the lock); `async_wait` costs both about the same (an allocation, the
-  reactor lock, the heap). Building the wait inside the timer's block
-  saves an allocation and 18% of the instructions (callgrind: 805 against
-  980 per timer; Asio 544) but not time: the larger block leaves glibc's
-  fast bins. With a million timers, where firing dominates, the
-  heap's cache lines (a node's four children fill one) and the prefetch of
-  the next heap level and of the next queued operation put proactor ahead.
+  timer object, does not make: callgrind counts about 970 instructions per
+  timer set up against Asio's 550, of which 350 against 180 in `malloc`),
+  a timer keeps its context alive (a count Asio's timers do not hold), and
+  a timer is safe to use from several threads, so `expires_after` takes
+  the timer lock (Asio skips it when no wait is pending). Two things that
+  did cost time are gone (commits d80ca3a and 1cc55ff): a wait whose
+  handler holds two words took a 128-byte block, which glibc does not keep
+  in its fast bins but gives back to the system and faults in again at the
+  next repetition (now 88 bytes, in the 96-byte class: set-up 148 -> 132
+  ns in `all_fire`, 156 -> 112 ns in `cancel_half`, medians of 10
+  interleaved processes); and every wait updated the scheduler's count of
+  work (now the timers hold one unit for all their waits). Building the
+  wait inside the timer's block would save the second allocation, but the
+  block (about 180 bytes) would leave the fast bins. With a million
+  timers, where firing dominates, the heap's cache lines (a node's four
+  children fill one) and the prefetch of the next heap level and of the
+  next queued operation put proactor ahead.
 - **Ping-pong with 100 sessions** is bound by the kernel (over 90% of the
   server's time is in `recvfrom`, `sendto` and the TCP stack) and the
   client shares the two CPUs: differences of a few per cent between
@@ -355,8 +358,8 @@ NOTES = """
   per message (Asio: 1.5 `recvfrom`, from reads tried before data came)
   and about 0.1-0.25 `epoll_wait` (with handlers queued, the reactor's
   turn is skipped up to 16 times in a row). With two server threads,
-  tokio's scheduler wakes its second thread rarely (0.025 futex calls per
-  message, against 0.09-0.13 for proactor and 0.23 for Asio: both follow
+  tokio's scheduler wakes its second thread rarely (0.015-0.025 futex calls per
+  message, against 0.09-0.13 for proactor and 0.13-0.23 for Asio: both follow
   Asio's rule of waking an idle thread whenever more than one handler is
   queued, which a blocking handler needs to let the others progress),
   which leaves the client more of the machine.

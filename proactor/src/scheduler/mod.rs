@@ -413,10 +413,18 @@ impl Scheduler {
     /// The context's I/O backend, created (and seated as the task) on first
     /// use.
     #[cfg(not(loom))]
+    #[inline]
     pub(crate) fn reactor(&self) -> io::Result<&Arc<Reactor>> {
-        if let Some(r) = self.flags.reactor.get() {
-            return Ok(r);
+        match self.flags.reactor.get() {
+            Some(r) => Ok(r),
+            None => self.create_reactor(),
         }
+    }
+
+    /// The slow path of [`Scheduler::reactor`].
+    #[cfg(not(loom))]
+    #[cold]
+    fn create_reactor(&self) -> io::Result<&Arc<Reactor>> {
         let _init = sync::lock(&self.flags.reactor_init);
         if let Some(r) = self.flags.reactor.get() {
             return Ok(r);

@@ -252,6 +252,30 @@ impl Reactor {
         self.unlock_and_repool(d, g);
     }
 
+    /// Shuts the state down and closes its descriptor; or, if not
+    /// `closable` (a ring that refused submissions may still hold a request
+    /// for it, which must not reach a file given the number next), hands
+    /// it to the ring, which closes it once the kernel has taken that
+    /// request. Rare (the kernel refusing work for a second); said once per
+    /// descriptor.
+    fn end_fd(&self, g: &mut descriptor::Guarded, closable: bool) -> io::Result<()> {
+        g.shutdown = true;
+        g.left_open = !closable;
+        let fd = std::mem::replace(&mut g.fd, -1);
+        if closable {
+            return close_fd(fd);
+        }
+        eprintln!(
+            "proactor: io_uring took no submissions while descriptor {fd} was being closed: \
+             it is closed once the kernel takes the requests queued for it"
+        );
+        #[cfg(target_os = "linux")]
+        if let Some(ring) = self.poller.ring() {
+            ring.close_when_taken(fd);
+        }
+        Ok(())
+    }
+
     /// Releases `g`, the lock of `d`, giving `d` back to the pool if it was
     /// released while busy and is idle now.
     fn unlock_and_repool(
@@ -546,9 +570,8 @@ impl Reactor {
         drop(t);
         if let Some(op) = found {
             abort(&op);
-            let one = OpQueue::new();
-            one.push(op);
-            self.sched().post_completions(one, release);
+            self.sched().post(op);
+            self.sched().work_finished(release);
         }
     }
 
@@ -739,31 +762,6 @@ fn close_fd(fd: RawFd) -> io::Result<()> {
         return Err(io::Error::last_os_error());
     }
     Ok(())
-}
-impl Reactor {
-    /// Shuts the state down and closes its descriptor; or, if not
-    /// `closable` (a ring that refused submissions may still hold a request
-    /// for it, which must not reach a file given the number next), hands
-    /// it to the ring, which closes it once the kernel has taken that
-    /// request. Rare (the kernel refusing work for a second); said once per
-    /// descriptor.
-    fn end_fd(&self, g: &mut descriptor::Guarded, closable: bool) -> io::Result<()> {
-        g.shutdown = true;
-        g.left_open = !closable;
-        let fd = std::mem::replace(&mut g.fd, -1);
-        if closable {
-            return close_fd(fd);
-        }
-        eprintln!(
-            "proactor: io_uring took no submissions while descriptor {fd} was being closed: \
-             it is closed once the kernel takes the requests queued for it"
-        );
-        #[cfg(target_os = "linux")]
-        if let Some(ring) = self.poller.ring() {
-            ring.close_when_taken(fd);
-        }
-        Ok(())
-    }
 }
 #[cfg(windows)]
 use crate::sys::windows::socket::{fd_of as fd_raw, into_fd as into_raw};

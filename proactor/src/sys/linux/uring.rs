@@ -688,7 +688,7 @@ impl Ring {
             let (batch, n) = self.take_completions();
             for &c in &batch[..n] {
                 match self.sort_completion(c, on) {
-                    Sorted::Handed => found += 1,
+                    Sorted::Reported => found += 1,
                     Sorted::Interrupt => {
                         found += 1;
                         rearm_wake = true;
@@ -748,13 +748,13 @@ impl Ring {
                     sq.armed = None;
                     drop(sq);
                     on(Reaped::Timer);
-                    return Sorted::Handed;
+                    return Sorted::Reported;
                 }
                 Sorted::Settled
             }
             _ => {
                 self.deliver(ud, res, cqueue::more(flags), on);
-                Sorted::Handed
+                Sorted::Reported
             }
         }
     }
@@ -765,8 +765,8 @@ type Completion = (u64, i32, u32);
 
 /// What [`Ring::sort_completion`] did with a completion.
 enum Sorted {
-    /// Handed to the caller's `on`.
-    Handed,
+    /// Reported to the caller's `on`.
+    Reported,
     /// The wake-up read: it ends the wait like a completion, and is
     /// queued again.
     Interrupt,
@@ -860,6 +860,12 @@ mod tests {
     /// Lets the kernel take work again and reaps until `n` operations have
     /// completed (a bounded number of turns).
     fn reap_all(r: &Ring, n: usize) -> Vec<(u64, i32)> {
+        reap_until(r, |done| done.len() >= n)
+    }
+
+    /// Lets the kernel take work again and reaps, for a bounded number of
+    /// turns, until `enough` says so of the operations completed so far.
+    fn reap_until(r: &Ring, mut enough: impl FnMut(&[(u64, i32)]) -> bool) -> Vec<(u64, i32)> {
         r.refuse.store(false, SeqCst);
         let busy = BusyPoll::new();
         let mut done = Vec::new();
@@ -869,7 +875,7 @@ mod tests {
                     done.push((ud, res));
                 }
             });
-            if done.len() >= n {
+            if enough(&done) {
                 break;
             }
         }
@@ -1033,19 +1039,7 @@ mod tests {
         assert_eq!(write_to(wr), Ok(4));
         // The kernel takes the read (which reads the bytes), then the
         // cancellation, then the hand-over, which closes the read end.
-        let busy = BusyPoll::new();
-        let mut done = Vec::new();
-        r.refuse.store(false, SeqCst);
-        for _ in 0..1000 {
-            r.wait(Some(Duration::from_millis(1)), &busy, 0, |c| {
-                if let Reaped::Op(ud, res) = c {
-                    done.push((ud, res));
-                }
-            });
-            if sync::lock(&r.sq).handed.0.is_empty() {
-                break;
-            }
-        }
+        let done = reap_until(&r, |_| sync::lock(&r.sq).handed.0.is_empty());
         assert_eq!(done, vec![(8, 4)]);
         assert_eq!(&*buf, b"ping");
         assert!(sync::lock(&r.sq).handed.0.is_empty(), "closed by the ring");

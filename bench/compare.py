@@ -332,7 +332,7 @@ NOTES = """
   proactor pays a few per cent more: a Rust timer may be moved while a
   wait is pending, so its queue entry lives in a heap block of its own (an
   allocation per timer that Asio, whose per-timer data lives inside the
-  timer object, does not make: callgrind counts about 970 instructions per
+  timer object, does not make: callgrind counts about 950 instructions per
   timer set up against Asio's 550, of which 350 against 180 in `malloc`),
   a timer keeps its context alive (a count Asio's timers do not hold), and
   a timer is safe to use from several threads, so `expires_after` takes

@@ -11,7 +11,9 @@
 
 use crate::executor::IoExecutor;
 use crate::op::OpPtr;
-use crate::reactor::op::{CancelTicket, Progress, RawFd, Reactive, ReactorOp, ReactorOpHeader};
+use crate::reactor::op::{
+    CancelTicket, Home, Progress, RawFd, Reactive, ReactorOp, ReactorOpHeader,
+};
 use crate::scheduler::Scheduler;
 use crate::sync::{self, Arc, Mutex};
 use crate::token::{CompletionHandler, CompletionToken, Initiation};
@@ -165,8 +167,11 @@ impl Initiation<(io::Result<i32>,)> for WaitInit {
     fn initiate<H: CompletionHandler<(io::Result<i32>,)>>(self, handler: H) {
         let sched = &self.0.ex.sched;
         sched.work_started();
-        let (op, cancellable) =
-            ReactorOp::new_cancellable(Wait(Err(io::ErrorKind::Other.into())), handler, None);
+        let (op, cancellable) = ReactorOp::new_cancellable(
+            Wait(Err(io::ErrorKind::Other.into())),
+            handler,
+            Home::RECYCLED,
+        );
         if let Some(c) = cancellable {
             let (shared, ticket) = (self.0.clone(), c.ticket.clone());
             c.install(move || shared.cancel_one(&ticket));

@@ -2,15 +2,19 @@
 //! clock), as Asio's `steady_timer` and `system_timer`.
 
 use crate::executor::IoExecutor;
-use crate::reactor::op::{Progress, RawFd, Reactive, ReactorOp, ReactorOpHeader};
+use crate::op::recycle::{self, Pool};
+use crate::op::slab;
+use crate::reactor::op::{Home, Progress, RawFd, Reactive, ReactorOp, ReactorOpHeader};
 use crate::reactor::timer_queue::{steady_origin, TimerEntry};
 use crate::reactor::{Clock, Reactor, Steady, System};
-use crate::sync::{self, Arc, Mutex};
+use crate::sync::{self, AtomicUsize, Mutex, Ordering};
 use crate::token::{CompletionHandler, CompletionToken, Initiation};
+use std::alloc::Layout;
 use std::cell::UnsafeCell;
 use std::fmt;
 use std::io;
-use std::ptr::NonNull;
+use std::ops::Deref;
+use std::ptr::{self, NonNull};
 use std::time::{Duration, Instant, SystemTime};
 
 /// What timers share with their pending operations.
@@ -91,6 +95,98 @@ impl<C: Clock> Drop for Shared<C> {
     }
 }
 
+/// A counted reference to a timer's shared state, as an `Arc` (whose
+/// memory comes from the global allocator), in a block of the slab pool
+/// (see `op/slab.rs`): a timer is made without a `malloc`.
+struct SharedRef<C: Clock>(NonNull<Counted<C>>);
+
+#[repr(C)]
+struct Counted<C: Clock> {
+    refs: AtomicUsize,
+    shared: Shared<C>,
+}
+
+// SAFETY: a `SharedRef` is a counted `&Shared` (which is `Send + Sync`);
+// the count is atomic.
+unsafe impl<C: Clock> Send for SharedRef<C> {}
+// SAFETY: as for `Send`.
+unsafe impl<C: Clock> Sync for SharedRef<C> {}
+
+// Every timer's state fits a slab block (under loom, larger locks do not:
+// they come from the global allocator).
+#[cfg(not(loom))]
+const _: () = assert!(
+    std::mem::size_of::<Counted<Steady>>() <= slab::BLOCK
+        && std::mem::size_of::<Counted<System>>() <= slab::BLOCK
+);
+
+impl<C: Clock> SharedRef<C> {
+    const LAYOUT: Layout = Layout::new::<Counted<C>>();
+
+    fn new(shared: Shared<C>) -> Self {
+        let p = recycle::alloc_in(Pool::Slab, Self::LAYOUT).cast::<Counted<C>>();
+        // SAFETY: a fresh block with the layout of `Counted<C>`.
+        unsafe {
+            p.as_ptr().write(Counted {
+                refs: AtomicUsize::new(1),
+                shared,
+            })
+        };
+        SharedRef(p)
+    }
+
+    /// Drops the state and frees its block (the last reference went).
+    ///
+    /// # Safety
+    /// `p` is a live `Counted` that nothing references any more.
+    #[inline(never)]
+    unsafe fn drop_slow(p: NonNull<Counted<C>>) {
+        // SAFETY: caller's contract: ours alone now, allocated in `new`.
+        unsafe {
+            ptr::drop_in_place(p.as_ptr());
+            recycle::dealloc_in(Pool::Slab, p.cast(), Self::LAYOUT);
+        }
+    }
+}
+
+impl<C: Clock> Deref for SharedRef<C> {
+    type Target = Shared<C>;
+
+    #[inline]
+    fn deref(&self) -> &Shared<C> {
+        // SAFETY: the block lives while a reference counts it.
+        unsafe { &(*self.0.as_ptr()).shared }
+    }
+}
+
+impl<C: Clock> Clone for SharedRef<C> {
+    #[inline]
+    fn clone(&self) -> Self {
+        // SAFETY: as for `deref`.
+        let refs = unsafe { &(*self.0.as_ptr()).refs };
+        // Relaxed as `Arc`'s: the new reference comes from a live one.
+        if refs.fetch_add(1, Ordering::Relaxed) > isize::MAX as usize {
+            std::process::abort();
+        }
+        SharedRef(self.0)
+    }
+}
+
+impl<C: Clock> Drop for SharedRef<C> {
+    #[inline]
+    fn drop(&mut self) {
+        // SAFETY: as for `deref`.
+        let refs = unsafe { &(*self.0.as_ptr()).refs };
+        if refs.fetch_sub(1, Ordering::Release) != 1 {
+            return;
+        }
+        // Every other reference's last use happens before the drop.
+        refs.load(Ordering::Acquire);
+        // SAFETY: that was the last reference.
+        unsafe { Self::drop_slow(self.0) }
+    }
+}
+
 /// The wait operation: nothing to perform; completes when its timer expires
 /// (success) or is cancelled (operation aborted).
 struct Wait(io::Result<()>);
@@ -111,14 +207,14 @@ impl Reactive for Wait {
     }
 }
 
-struct WaitInit<C: Clock>(Arc<Shared<C>>);
+struct WaitInit<C: Clock>(SharedRef<C>);
 
 impl<C: Clock> Initiation<(io::Result<()>,)> for WaitInit<C> {
     fn initiate<H: CompletionHandler<(io::Result<()>,)>>(self, handler: H) {
         let shared = &self.0;
         // No unit of work is taken here: the reactor's timers hold one for
         // all their waits.
-        let (op, cancellable) = ReactorOp::new_cancellable(Wait(Ok(())), handler, None);
+        let (op, cancellable) = ReactorOp::new_cancellable(Wait(Ok(())), handler, Home::slab());
         match shared.reactor() {
             Ok(r) => {
                 if let Some(c) = cancellable {
@@ -150,7 +246,7 @@ impl<C: Clock> Initiation<(io::Result<()>,)> for WaitInit<C> {
 }
 
 /// The shared implementation of both timers.
-struct Timer<C: Clock>(Arc<Shared<C>>);
+struct Timer<C: Clock>(SharedRef<C>);
 
 impl<C: Clock> Timer<C> {
     fn new(ex: &IoExecutor, expiry: C::Time) -> Self {
@@ -158,7 +254,7 @@ impl<C: Clock> Timer<C> {
             Ok(r) => Ok(NonNull::from(&**r)),
             Err(e) => Err(e.kind()),
         };
-        Timer(Arc::new(Shared {
+        Timer(SharedRef::new(Shared {
             ex: ex.clone(),
             reactor,
             entry: UnsafeCell::new(TimerEntry::new(expiry)),
@@ -365,16 +461,18 @@ mod tests {
     }
 
     #[test]
-    fn a_wait_whose_handler_holds_two_words_fits_a_96_byte_block() {
-        // The recycling allocator's classes are 32 bytes apart, and glibc
-        // keeps freed blocks of up to 120 bytes in its fast bins: one word
-        // more, and every such wait takes a 128-byte block, which glibc
-        // gives back to the system and faults in again (about 15% of a
-        // timer's set-up in `timer_bench`).
+    fn a_wait_whose_handler_holds_two_words_fits_a_slab_block() {
+        // One word more, and every such wait would come from the global
+        // allocator: a `malloc` per wait, a third of a timer's set-up in
+        // `timer_bench` (whose handler holds two words).
         let (a, b) = (1usize, 2usize);
         let handler = move |_: io::Result<()>| {
             let _ = (a, b);
         };
-        assert!(block_size(&handler) <= 96, "{}", block_size(&handler));
+        assert!(
+            block_size(&handler) <= slab::BLOCK,
+            "{}",
+            block_size(&handler)
+        );
     }
 }

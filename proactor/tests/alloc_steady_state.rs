@@ -1,17 +1,21 @@
 //! With a counting global allocator: a steady chain of handlers (each one
 //! queueing the next) allocates nothing per handler, on one thread, for
-//! post, defer, dispatch, strand post and a yielding `co_spawn` task.
+//! post, defer, dispatch, strand post and a yielding `co_spawn` task; and a
+//! burst of timers, once one burst has warmed the memory up, allocates
+//! nothing either.
 //!
 //! The allocator counts per thread, so the test harness's own threads do
 //! not disturb the figures.
 
-use proactor::{co_spawn, Detached, Executor, IoContext, Strand};
+use proactor::{co_spawn, Detached, Executor, IoContext, SteadyTimer, Strand};
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
+use std::time::Duration;
 
 struct Counting;
 
@@ -204,4 +208,65 @@ fn a_yielding_task_allocates_nothing_per_poll() {
     let (a, b) = *window.lock().unwrap();
     assert!(b > 0, "the task ran to the end");
     assert_eq!(b - a, 0, "{} allocations over {MEASURED} polls", b - a);
+}
+
+static FIRED: AtomicUsize = AtomicUsize::new(0);
+
+/// Makes `n` timers, waits on each (due within a millisecond), runs them
+/// all and drops them; returns the allocations made meanwhile.
+fn timer_burst(ctx: &IoContext, timers: &mut Vec<SteadyTimer>, n: usize) -> u64 {
+    let before = allocations();
+    for i in 0..n {
+        timers.push(SteadyTimer::new(&ctx.executor()));
+        let t = timers.last().unwrap();
+        t.expires_after(Duration::from_micros((i % 1000) as u64));
+        t.async_wait(|r: std::io::Result<()>| {
+            r.unwrap();
+            FIRED.fetch_add(1, Ordering::Relaxed);
+        });
+    }
+    ctx.run();
+    ctx.restart();
+    timers.clear();
+    allocations() - before
+}
+
+// One test, not two: the memory a dropped context leaves is the process's,
+// and tests run at once would take it from each other.
+#[test]
+fn a_burst_of_timers_allocates_nothing_once_one_has_run_in_any_context() {
+    const N: usize = 20_000;
+    let ctx = IoContext::new().unwrap();
+    let mut timers = Vec::with_capacity(N);
+    // The first burst takes the memory: the timers' blocks, the heap.
+    timer_burst(&ctx, &mut timers, N);
+    let fired = FIRED.load(Ordering::Relaxed);
+    let allocs = timer_burst(&ctx, &mut timers, N);
+    assert_eq!(FIRED.load(Ordering::Relaxed) - fired, N, "every wait fired");
+    assert!(
+        allocs <= ring_slack(),
+        "{allocs} allocations for {N} timers"
+    );
+
+    // A new context (once it has run, which sets its backend up) uses
+    // what the dropped one left: the blocks and the heap's storage.
+    drop(ctx);
+    let ctx = IoContext::new().unwrap();
+    timer_burst(&ctx, &mut timers, 1);
+    let allocs = timer_burst(&ctx, &mut timers, N);
+    assert!(
+        allocs <= ring_slack(),
+        "{allocs} allocations for {N} timers in a new context"
+    );
+}
+
+/// Allocations a burst may make outside the timers: none on epoll. The
+/// ring boxes the time of each timeout request it has in flight (reused
+/// once the kernel reports it), and how many are in flight at once depends
+/// on the kernel's timing.
+fn ring_slack() -> u64 {
+    match std::env::var("PROACTOR_BACKEND").as_deref() {
+        Ok("io_uring") => 32,
+        _ => 0,
+    }
 }

@@ -5,9 +5,9 @@ use crate::op::recycle::Spare;
 #[cfg(unix)]
 use crate::op::OpPtr;
 use crate::reactor::descriptor::DescriptorState;
-use crate::reactor::op::{OpKind, RawFd};
 #[cfg(unix)]
-use crate::reactor::op::{Reactive, ReactorOp, ReactorOpHeader};
+use crate::reactor::op::{Home, Reactive, ReactorOp, ReactorOpHeader};
+use crate::reactor::op::{OpKind, RawFd};
 #[cfg(unix)]
 use crate::reactor::StateRef;
 use crate::reactor::{OwnedFd, Reactor};
@@ -125,7 +125,8 @@ impl IoCore {
         }
         let sched = &self.ex.sched;
         sched.work_started();
-        let (op, cancellable) = ReactorOp::new_cancellable(op, handler, self.spare(kind));
+        let (op, cancellable) =
+            ReactorOp::new_cancellable(op, handler, Home::spare(self.spare(kind)));
         match self.io() {
             Ok((r, s)) => {
                 if let Some(c) = cancellable {

@@ -10,7 +10,7 @@
 
 #![cfg_attr(not(unix), allow(dead_code))]
 
-use crate::op::recycle::{self, Spare};
+use crate::op::recycle::{self, Pool, Spare};
 use crate::op::{Action, OpHeader, OpPtr};
 use crate::sync::{Arc, AtomicU8, Ordering};
 use crate::token::{CancellationSlot, CancellationType, CompletionHandler};
@@ -181,10 +181,63 @@ pub(crate) struct ReactorOp<O, H> {
     /// The slot whose installation (the ticket's id) to clear on
     /// completion.
     slot: ManuallyDrop<Option<CancellationSlot>>,
-    /// Where the block goes when the operation ends (its I/O object's spare
-    /// for this kind of operation), or null. Spares live as long as the
-    /// reactor, which outlives every operation.
-    spare: *const Spare,
+    /// Where the block goes when the operation ends.
+    home: Home,
+}
+
+/// Where an operation's block comes from and goes back to: the thread's
+/// recycling lists (then the global allocator), an I/O object's spare for
+/// its kind of operation (then the lists), or the slab pool (timers'
+/// waits). Spares live as long as the reactor, which outlives every
+/// operation. One word: the slab pool is marked by the address of a static.
+#[derive(Clone, Copy)]
+pub(crate) struct Home(*const u8);
+
+/// Its address marks the slab pool.
+static SLAB: u8 = 0;
+
+impl Home {
+    /// The thread's recycling lists.
+    pub(crate) const RECYCLED: Home = Home(ptr::null());
+
+    /// An I/O object's spare (then the recycling lists), if it has one.
+    pub(crate) fn spare(spare: Option<&Spare>) -> Home {
+        Home(spare.map_or(ptr::null(), |s| (s as *const Spare).cast()))
+    }
+
+    /// The slab pool, for timers' waits.
+    pub(crate) fn slab() -> Home {
+        Home(&SLAB)
+    }
+
+    #[inline(always)]
+    fn is_slab(self) -> bool {
+        ptr::eq(self.0, &SLAB)
+    }
+
+    /// A block for `layout`.
+    #[inline(always)]
+    fn alloc(self, layout: Layout) -> NonNull<u8> {
+        if self.is_slab() {
+            return recycle::alloc_in(Pool::Slab, layout);
+        }
+        // SAFETY: a home other than the slab's is null or a live spare.
+        recycle::alloc_with(layout, unsafe { self.0.cast::<Spare>().as_ref() })
+    }
+
+    /// Gives back a block that [`Home::alloc`] returned with this home.
+    ///
+    /// # Safety
+    /// `p` came from `alloc(layout)` on this home and is not used afterwards.
+    #[inline(always)]
+    unsafe fn dealloc(self, p: NonNull<u8>, layout: Layout) {
+        if self.is_slab() {
+            // SAFETY: caller's contract.
+            return unsafe { recycle::dealloc_in(Pool::Slab, p, layout) };
+        }
+        // SAFETY: as in `alloc`, and the caller's contract.
+        unsafe { recycle::dealloc_with(p, layout, self.0.cast::<Spare>().as_ref()) }
+    }
 }
 
 impl<O: Reactive, H: CompletionHandler<O::Args>> ReactorOp<O, H> {
@@ -193,18 +246,15 @@ impl<O: Reactive, H: CompletionHandler<O::Args>> ReactorOp<O, H> {
     /// Allocates the operation. Completing the returned [`OpPtr`] calls the
     /// handler with the outcome; dropping it drops both unrun.
     pub(crate) fn new_op(op: O, handler: H) -> OpPtr {
-        Self::new_cancellable(op, handler, None).0
+        Self::new_cancellable(op, handler, Home::RECYCLED).0
     }
 
     /// As [`ReactorOp::new_op`]; if the handler has a cancellation slot,
     /// also returns what the starter must install in it (before starting
     /// the operation).
-    /// `spare`: the I/O object's block cache for this kind of operation.
-    pub(crate) fn new_cancellable(
-        op: O,
-        handler: H,
-        spare: Option<&Spare>,
-    ) -> (OpPtr, Option<Cancellable>) {
+    /// `home`: where the block comes from (an I/O object's block cache for
+    /// this kind of operation, the timer slab, or the recycling lists).
+    pub(crate) fn new_cancellable(op: O, handler: H, home: Home) -> (OpPtr, Option<Cancellable>) {
         let cancellable = handler.cancellation_slot().map(|slot| {
             let id = crate::token::next_id();
             Cancellable {
@@ -217,7 +267,7 @@ impl<O: Reactive, H: CompletionHandler<O::Args>> ReactorOp<O, H> {
             .as_ref()
             .map_or(std::ptr::null(), |c| Arc::into_raw(c.ticket.clone()));
         let slot = cancellable.as_ref().map(|c| c.slot.clone());
-        let block = recycle::alloc_with(Self::LAYOUT, spare).cast::<Self>();
+        let block = home.alloc(Self::LAYOUT).cast::<Self>();
         // SAFETY: fresh memory with the layout of `Self`.
         let op = unsafe {
             block.as_ptr().write(ReactorOp {
@@ -230,7 +280,7 @@ impl<O: Reactive, H: CompletionHandler<O::Args>> ReactorOp<O, H> {
                 op: ManuallyDrop::new(op),
                 handler: ManuallyDrop::new(handler),
                 slot: ManuallyDrop::new(slot),
-                spare: spare.map_or(std::ptr::null(), |s| s as *const Spare),
+                home,
             });
             OpPtr::from_raw(block.cast())
         };
@@ -257,9 +307,9 @@ impl<O: Reactive, H: CompletionHandler<O::Args>> ReactorOp<O, H> {
             let handler = ManuallyDrop::into_inner(ptr::read(&(*this).handler));
             let slot = ManuallyDrop::into_inner(ptr::read(&(*this).slot));
             let ticket = (*this).header.ticket;
-            let spare = (*this).spare.as_ref();
+            let home = (*this).home;
             ptr::drop_in_place(ptr::addr_of_mut!((*this).header.op));
-            recycle::dealloc_with(p.cast(), Self::LAYOUT, spare);
+            home.dealloc(p.cast(), Self::LAYOUT);
             (op, handler, slot, ticket)
         };
         // Finished: a later request must not reach a successor.

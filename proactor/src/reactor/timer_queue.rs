@@ -105,6 +105,86 @@ impl<T> Copy for Slot<T> {}
 #[repr(C, align(64))]
 struct Line<T>([Slot<T>; ARITY]);
 
+impl<T> Clone for Line<T> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<T> Copy for Line<T> {}
+
+impl<T> Drop for TimerQueue<T> {
+    fn drop(&mut self) {
+        spare_lines::give(std::mem::take(&mut self.lines));
+    }
+}
+
+/// The heap storage of a dropped queue, kept (the largest one, up to
+/// [`spare_lines::MAX_BYTES`]) for the next queue that grows. A program may
+/// make a context per job or per test: each one's heap would grow again
+/// into memory that the system maps in page by page (glibc unmaps a large
+/// block when it is freed, or trims it off its heap).
+///
+/// A line's layout does not depend on the clock (its slots hold a `u64`
+/// and a pointer), so storage moves between queues of either clock. A
+/// lock of std's, not the runtime's facade: it guards a cache of memory,
+/// with nothing for loom to explore.
+mod spare_lines {
+    use super::Line;
+    use std::ptr::NonNull;
+    use std::sync::{Mutex, PoisonError};
+
+    /// The largest storage kept.
+    pub(super) const MAX_BYTES: usize = 4 << 20;
+
+    /// An empty allocation of `Line`s: its address and capacity.
+    struct Storage(NonNull<u8>, usize);
+
+    // SAFETY: the cache owns the allocation.
+    unsafe impl Send for Storage {}
+
+    static SPARE: Mutex<Option<Storage>> = Mutex::new(None);
+
+    /// The kept storage as an empty `Vec`, if its capacity is above `than`.
+    pub(super) fn take<T>(than: usize) -> Option<Vec<Line<T>>> {
+        let mut s = SPARE.lock().unwrap_or_else(PoisonError::into_inner);
+        match &*s {
+            Some(Storage(_, cap)) if *cap > than => {
+                let Storage(p, cap) = s.take()?;
+                // SAFETY: `give` kept a `Vec<Line<U>>`'s allocation of
+                // `cap` lines; `Line<T>` has the same layout for every
+                // `T`, and no line is live.
+                Some(unsafe { Vec::from_raw_parts(p.as_ptr().cast(), 0, cap) })
+            }
+            _ => None,
+        }
+    }
+
+    /// Keeps `v`'s storage if it is the largest yet (and not too large);
+    /// frees what is not kept.
+    pub(super) fn give<T>(mut v: Vec<Line<T>>) {
+        let cap = v.capacity();
+        if cap == 0 || cap * std::mem::size_of::<Line<T>>() > MAX_BYTES {
+            return;
+        }
+        v.clear();
+        let mut s = SPARE.lock().unwrap_or_else(PoisonError::into_inner);
+        if matches!(&*s, Some(Storage(_, kept)) if *kept >= cap) {
+            return;
+        }
+        let mut v = std::mem::ManuallyDrop::new(v);
+        // SAFETY: a `Vec`'s pointer is non-null.
+        let p = unsafe { NonNull::new_unchecked(v.as_mut_ptr().cast::<u8>()) };
+        let old = s.replace(Storage(p, cap));
+        drop(s);
+        if let Some(Storage(p, cap)) = old {
+            // SAFETY: as in `take`: the allocation of a `Vec` of `cap`
+            // lines, none live, freed as one.
+            drop(unsafe { Vec::<Line<T>>::from_raw_parts(p.as_ptr().cast(), 0, cap) });
+        }
+    }
+}
+
 /// Slots before the root, so that the children of node `i` (`4i + 1` to
 /// `4i + 4`) are the whole line `i + 1`.
 const LEAD: usize = ARITY - 1;
@@ -185,11 +265,29 @@ impl<T: HeapKey> TimerQueue<T> {
             entry: e,
         };
         if (self.len + LEAD) / ARITY == self.lines.len() {
+            if self.lines.len() == self.lines.capacity() {
+                self.grow();
+            }
             // The new line's slots are written before they are read.
             self.lines.push(Line([slot; ARITY]));
         }
         self.len += 1;
         self.sift_up(self.len - 1, slot) == 0
+    }
+
+    /// Makes room for more lines: in the storage a dropped queue left, if
+    /// that is larger, else as a `Vec` grows.
+    #[cold]
+    #[inline(never)]
+    fn grow(&mut self) {
+        match spare_lines::take::<T>(self.lines.capacity()) {
+            Some(mut bigger) => {
+                bigger.extend_from_slice(&self.lines);
+                let old = std::mem::replace(&mut self.lines, bigger);
+                spare_lines::give(old);
+            }
+            None => self.lines.reserve(1),
+        }
     }
 
     /// Takes `e` out of the heap, if it is in. True if it was the earliest.

@@ -331,14 +331,15 @@ NOTES = """
   spread plus the set-up (new timer, `expires_after`, `async_wait`). A Rust
   timer may be moved while a wait is pending, so its queue entry lives in a
   block of its own (Asio keeps it inside the timer object); that block and
-  the wait's come from the slab of timer blocks (`op/slab.rs`), 16 per lock
-  through per-thread lists, instead of a `malloc` each: callgrind counts
-  about 620 instructions per timer set up, against 950 with `malloc` and
-  Asio's 550. Blocks are cut in address order, and a page is cut afresh
-  once all its blocks are free: a burst of timers fires in expiry order, so
-  reusing the freed blocks in that order scattered the next burst over
-  memory (set-up 140 -> 120 ns per timer). Empty pages and the largest
-  heap's storage are kept for the next context: the benchmark makes a
+  the wait's come from the reactor's slab of timer blocks (`op/slab.rs`,
+  one lock per block) instead of a `malloc` each: callgrind counts about
+  670 instructions per timer set up, against 950 with `malloc` and Asio's
+  550. Blocks are cut in address order, and a page is cut afresh once all
+  its blocks are free: a burst of timers fires in expiry order, so reusing
+  the freed blocks in that order scattered the next burst over memory.
+  Taking blocks 16 per lock through per-thread lists made fewer atomic
+  steps but measured about 10 ns per timer slower, and was not kept. Empty
+  pages and the largest heap's storage are kept for the next context: the benchmark makes a
   context per repetition, and each page faulted in again costs about
   2.5 µs on this virtual machine. What Asio still skips: a timer keeps its
   context alive (a count), and a timer is safe to use from several

@@ -2,24 +2,26 @@
 //! clock), as Asio's `steady_timer` and `system_timer`.
 
 use crate::executor::IoExecutor;
-use crate::op::recycle::{self, Pool};
 use crate::op::slab;
 use crate::reactor::op::{Home, Progress, RawFd, Reactive, ReactorOp, ReactorOpHeader};
 use crate::reactor::timer_queue::{steady_origin, TimerEntry};
 use crate::reactor::{Clock, Reactor, Steady, System};
 use crate::sync::{self, AtomicUsize, Mutex, Ordering};
 use crate::token::{CompletionHandler, CompletionToken, Initiation};
-use std::alloc::Layout;
+use std::alloc::{self, Layout};
 use std::cell::UnsafeCell;
 use std::fmt;
 use std::io;
+use std::mem::ManuallyDrop;
 use std::ops::Deref;
 use std::ptr::{self, NonNull};
 use std::time::{Duration, Instant, SystemTime};
 
 /// What timers share with their pending operations.
 struct Shared<C: Clock> {
-    ex: IoExecutor,
+    /// Dropped last, by [`SharedRef`], once the block is back in the slab
+    /// of the reactor that `ex` keeps alive.
+    ex: ManuallyDrop<IoExecutor>,
     /// The context's reactor (which lives as long as the context, which
     /// `ex` keeps alive), or why it could not be created. Kept here so
     /// that no timer call looks it up again.
@@ -88,16 +90,10 @@ impl<C: Clock> Shared<C> {
     }
 }
 
-impl<C: Clock> Drop for Shared<C> {
-    fn drop(&mut self) {
-        // The heap may not keep a pointer to a freed entry.
-        self.cancel();
-    }
-}
-
 /// A counted reference to a timer's shared state, as an `Arc` (whose
-/// memory comes from the global allocator), in a block of the slab pool
-/// (see `op/slab.rs`): a timer is made without a `malloc`.
+/// memory comes from the global allocator), in a block of its reactor's
+/// timer slab (see `op/slab.rs`): a timer is made without a `malloc`.
+/// Without a reactor, the block comes from the global allocator.
 struct SharedRef<C: Clock>(NonNull<Counted<C>>);
 
 #[repr(C)]
@@ -112,20 +108,28 @@ unsafe impl<C: Clock> Send for SharedRef<C> {}
 // SAFETY: as for `Send`.
 unsafe impl<C: Clock> Sync for SharedRef<C> {}
 
-// Every timer's state fits a slab block (under loom, larger locks do not:
-// they come from the global allocator).
-#[cfg(not(loom))]
+// Every timer's state fits a slab block.
 const _: () = assert!(
     std::mem::size_of::<Counted<Steady>>() <= slab::BLOCK
         && std::mem::size_of::<Counted<System>>() <= slab::BLOCK
+        && std::mem::align_of::<Counted<Steady>>() <= slab::ALIGN
+        && std::mem::align_of::<Counted<System>>() <= slab::ALIGN
 );
 
 impl<C: Clock> SharedRef<C> {
     const LAYOUT: Layout = Layout::new::<Counted<C>>();
 
     fn new(shared: Shared<C>) -> Self {
-        let p = recycle::alloc_in(Pool::Slab, Self::LAYOUT).cast::<Counted<C>>();
-        // SAFETY: a fresh block with the layout of `Counted<C>`.
+        let block = match shared.reactor() {
+            Ok(r) => r.timer_block(),
+            Err(_) => {
+                // SAFETY: `Counted` is not zero-sized.
+                let p = unsafe { alloc::alloc(Self::LAYOUT) };
+                NonNull::new(p).unwrap_or_else(|| alloc::handle_alloc_error(Self::LAYOUT))
+            }
+        };
+        let p = block.cast::<Counted<C>>();
+        // SAFETY: a fresh block, big and aligned enough for `Counted<C>`.
         unsafe {
             p.as_ptr().write(Counted {
                 refs: AtomicUsize::new(1),
@@ -135,16 +139,26 @@ impl<C: Clock> SharedRef<C> {
         SharedRef(p)
     }
 
-    /// Drops the state and frees its block (the last reference went).
+    /// Drops the state and gives its block back (the last reference went).
     ///
     /// # Safety
     /// `p` is a live `Counted` that nothing references any more.
     #[inline(never)]
     unsafe fn drop_slow(p: NonNull<Counted<C>>) {
-        // SAFETY: caller's contract: ours alone now, allocated in `new`.
+        // SAFETY: caller's contract: ours alone now.
         unsafe {
+            let shared = &mut (*p.as_ptr()).shared;
+            // The heap may not keep a pointer to a freed entry.
+            shared.cancel();
+            let reactor = shared.reactor;
+            // Kept until the block is back: it keeps the reactor alive.
+            let ex = ManuallyDrop::take(&mut shared.ex);
             ptr::drop_in_place(p.as_ptr());
-            recycle::dealloc_in(Pool::Slab, p.cast(), Self::LAYOUT);
+            match reactor {
+                Ok(r) => r.as_ref().free_timer_block(p.cast()),
+                Err(_) => alloc::dealloc(p.as_ptr().cast(), Self::LAYOUT),
+            }
+            drop(ex);
         }
     }
 }
@@ -214,8 +228,10 @@ impl<C: Clock> Initiation<(io::Result<()>,)> for WaitInit<C> {
         let shared = &self.0;
         // No unit of work is taken here: the reactor's timers hold one for
         // all their waits.
-        let (op, cancellable) = ReactorOp::new_cancellable(Wait(Ok(())), handler, Home::slab());
-        match shared.reactor() {
+        let reactor = shared.reactor();
+        let home = reactor.map_or(Home::RECYCLED, Home::timer_slab);
+        let (op, cancellable) = ReactorOp::new_cancellable(Wait(Ok(())), handler, home);
+        match reactor {
             Ok(r) => {
                 if let Some(c) = cancellable {
                     let (shared, ticket) = (self.0.clone(), c.ticket.clone());
@@ -255,7 +271,7 @@ impl<C: Clock> Timer<C> {
             Err(e) => Err(e.kind()),
         };
         Timer(SharedRef::new(Shared {
-            ex: ex.clone(),
+            ex: ManuallyDrop::new(ex.clone()),
             reactor,
             entry: UnsafeCell::new(TimerEntry::new(expiry)),
             no_reactor: Mutex::new(()),

@@ -15,6 +15,7 @@ pub(crate) mod chunk;
 pub(crate) mod mpsc;
 pub(crate) mod queue;
 pub(crate) mod recycle;
+#[cfg(not(loom))]
 pub(crate) mod slab;
 
 use crate::sync::{AtomicPtr, Ordering};

@@ -10,11 +10,10 @@
 //! allocator. A block may be freed on another thread than the one that
 //! allocated it.
 //!
-//! Blocks come from one of three [`Pool`]s, each with its own lists: posted
+//! Blocks come from one of two [`Pool`]s, each with its own lists: posted
 //! handlers, short-lived and bursty, are cut from chunks in sequence
-//! ([`super::chunk`]); timers' state and waits come from a slab of blocks
-//! of one size ([`super::slab`]), a batch per lock; other operations that
-//! may stay pending (I/O) come from the global allocator.
+//! ([`super::chunk`]); operations that may stay pending (I/O) come from the
+//! global allocator.
 //!
 //! Under `--cfg loom` the cache is bypassed: loom models the queues, not
 //! memory reuse.
@@ -58,35 +57,12 @@ pub(crate) enum Pool {
     Heap = 0,
     /// Chunks cut in sequence: for posted handlers.
     Chunk = 1,
-    /// The slab's blocks, for what fits them (timers' state and waits);
-    /// anything larger comes from the global allocator.
-    Slab = 2,
-}
-
-/// The class whose lists hold the slab's blocks.
-const SLAB_CLASS: usize = (super::slab::BLOCK - 1) / GRANULE;
-// Slab blocks serve every layout of their class that they are asked to.
-const _: () = assert!(super::slab::ALIGN == ALIGN);
-/// Blocks moved between the slab and a thread's list per lock.
-#[cfg(not(loom))]
-const SLAB_BATCH: usize = 16;
-#[cfg(loom)]
-const SLAB_BATCH: usize = 1;
-
-/// The size class of `pool`'s lists serving `layout`, if they do.
-#[inline(always)]
-fn class_in(pool: Pool, layout: Layout) -> Option<usize> {
-    if pool == Pool::Slab {
-        (layout.size() <= super::slab::BLOCK && layout.align() <= ALIGN).then_some(SLAB_CLASS)
-    } else {
-        class_of(layout)
-    }
 }
 
 /// Allocates a block for `layout` (never zero-sized here) from `pool`.
 #[inline(always)]
 pub(crate) fn alloc_in(pool: Pool, layout: Layout) -> NonNull<u8> {
-    match class_in(pool, layout) {
+    match class_of(layout) {
         Some(class) => match cache::take(pool, class) {
             Some(block) => block,
             None => fresh(pool, class),
@@ -102,17 +78,6 @@ fn fresh(pool: Pool, class: usize) -> NonNull<u8> {
     #[cfg(not(loom))]
     if pool == Pool::Chunk {
         return super::chunk::alloc(class_layout(class).size());
-    }
-    if pool == Pool::Slab {
-        let (chain, n) = super::slab::take(SLAB_BATCH);
-        // SAFETY: the chain's blocks are ours; the rest go to the list.
-        unsafe {
-            let rest = (*chain.as_ptr()).next;
-            if let Some(rest) = NonNull::new(rest) {
-                cache::put_chain(pool, class, rest.cast(), n - 1);
-            }
-        }
-        return chain.cast();
     }
     let _ = pool;
     heap_alloc(class_layout(class))
@@ -131,7 +96,7 @@ fn heap_alloc(layout: Layout) -> NonNull<u8> {
 /// `p` came from `alloc_in(pool, layout)` and is not used afterwards.
 #[inline(always)]
 pub(crate) unsafe fn dealloc_in(pool: Pool, p: NonNull<u8>, layout: Layout) {
-    match class_in(pool, layout) {
+    match class_of(layout) {
         Some(class) => {
             if !cache::give(pool, class, p) {
                 // SAFETY: forwarded: a block of this pool and class.
@@ -154,17 +119,6 @@ unsafe fn release(pool: Pool, class: usize, p: NonNull<u8>) {
     if pool == Pool::Chunk {
         // SAFETY: chunk-pool blocks of a class are cut from chunks.
         return unsafe { super::chunk::dealloc(p) };
-    }
-    if pool == Pool::Slab {
-        // The thread's list is full: it gives a batch back with `p`.
-        let block = p.as_ptr().cast::<super::slab::Free>();
-        let rest = cache::take_chain(pool, class, SLAB_BATCH - 1);
-        // SAFETY: `p` is an unused slab block (caller's contract), and so
-        // is every block of the list's chain.
-        unsafe {
-            block.write(super::slab::Free { next: rest });
-            return super::slab::give(NonNull::new_unchecked(block));
-        }
     }
     let _ = pool;
     // SAFETY: heap blocks of a class are allocated with its layout.
@@ -295,9 +249,12 @@ mod cache {
 
     /// Blocks kept per pool, class and thread.
     const PER_CLASS: u32 = 32;
-    const POOLS: usize = 3;
+    const POOLS: usize = 2;
 
-    use crate::op::slab::Free as FreeBlock;
+    /// A free block's first word links it to the next free block.
+    struct FreeBlock {
+        next: *mut FreeBlock,
+    }
 
     struct Cache {
         heads: [[*mut FreeBlock; CLASSES]; POOLS],
@@ -306,10 +263,7 @@ mod cache {
 
     impl Drop for Cache {
         fn drop(&mut self) {
-            for (pool, heads) in [Pool::Heap, Pool::Chunk, Pool::Slab]
-                .into_iter()
-                .zip(self.heads)
-            {
+            for (pool, heads) in [Pool::Heap, Pool::Chunk].into_iter().zip(self.heads) {
                 for (class, mut p) in heads.into_iter().enumerate() {
                     while !p.is_null() {
                         // SAFETY: every listed block is a live, unused block
@@ -375,72 +329,6 @@ mod cache {
             })
             .unwrap_or(false)
     }
-
-    /// Puts a chain of `n` blocks (linked through their first words, the
-    /// last link null) at the front of the list, however full it is.
-    ///
-    /// # Safety
-    /// The chain's blocks are unused blocks of `pool` and `class`.
-    pub(super) unsafe fn put_chain(pool: Pool, class: usize, chain: NonNull<u8>, n: usize) {
-        let chain = chain.as_ptr().cast::<FreeBlock>();
-        let kept = CACHE.try_with(|c| {
-            // SAFETY: as in `take`.
-            let c = unsafe { &mut *c.get() };
-            let (heads, counts) = (&mut c.heads[pool as usize], &mut c.counts[pool as usize]);
-            let mut last = chain;
-            // SAFETY: the caller's chain of `n` live blocks.
-            unsafe {
-                while !(*last).next.is_null() {
-                    last = (*last).next;
-                }
-                (*last).next = heads[class];
-            }
-            heads[class] = chain;
-            counts[class] += n as u32;
-        });
-        if kept.is_err() {
-            // The thread is exiting: back where they came from.
-            let mut p = chain;
-            while !p.is_null() {
-                // SAFETY: as above; each link is read before its block goes.
-                unsafe {
-                    let next = (*p).next;
-                    release(pool, class, NonNull::new_unchecked(p.cast()));
-                    p = next;
-                }
-            }
-        }
-    }
-
-    /// Unlinks up to `n` blocks from the front of the list: their chain
-    /// (linked through their first words, the last link null), or null.
-    pub(super) fn take_chain(pool: Pool, class: usize, n: usize) -> *mut FreeBlock {
-        CACHE
-            .try_with(|c| {
-                // SAFETY: as in `take`.
-                let c = unsafe { &mut *c.get() };
-                let (heads, counts) = (&mut c.heads[pool as usize], &mut c.counts[pool as usize]);
-                let head = heads[class];
-                let mut last = ptr::null_mut::<FreeBlock>();
-                let mut p = head;
-                let mut k = 0;
-                while k < n && !p.is_null() {
-                    last = p;
-                    // SAFETY: listed blocks are live and unused.
-                    p = unsafe { (*p).next };
-                    k += 1;
-                }
-                if last.is_null() {
-                    return ptr::null_mut();
-                }
-                // SAFETY: `last` is a listed block.
-                unsafe { (*last).next = ptr::null_mut() };
-                heads[class] = p;
-                counts[class] -= k as u32;
-                head
-            })
-            .unwrap_or(ptr::null_mut())
-    }
 }
 
 #[cfg(loom)]
@@ -454,13 +342,5 @@ mod cache {
 
     pub(super) fn give(_pool: Pool, _class: usize, _p: NonNull<u8>) -> bool {
         false
-    }
-
-    pub(super) unsafe fn put_chain(_pool: Pool, _class: usize, _chain: NonNull<u8>, _n: usize) {
-        unreachable!("loom takes slab blocks one at a time")
-    }
-
-    pub(super) fn take_chain(_pool: Pool, _class: usize, _n: usize) -> *mut crate::op::slab::Free {
-        std::ptr::null_mut()
     }
 }

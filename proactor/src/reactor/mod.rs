@@ -26,6 +26,7 @@ pub(crate) mod windows;
 
 use crate::busy_poll::BusyPoll;
 use crate::op::queue::OpQueue;
+use crate::op::slab::Slab;
 use crate::op::OpPtr;
 #[cfg(not(windows))]
 use crate::scheduler::task::Task;
@@ -48,6 +49,9 @@ pub(crate) struct Reactor {
     sched: *const Scheduler,
     pool: Mutex<Pool>,
     timers: Mutex<Timers>,
+    /// Memory for timers' shared state and waits, under a lock of its
+    /// own: timers are made and dropped without touching the heaps.
+    timer_blocks: Mutex<Slab>,
 }
 
 // SAFETY: `sched` points to the scheduler that owns this reactor and
@@ -143,6 +147,7 @@ impl Reactor {
                 armed: None,
                 waiting: 0,
             }),
+            timer_blocks: Mutex::new(Slab::new()),
         })
     }
 
@@ -426,6 +431,22 @@ impl Reactor {
     }
 
     // ----- timers ----------------------------------------------------------
+
+    /// A block of [`slab::BLOCK`](crate::op::slab::BLOCK) bytes for a
+    /// timer's shared state or a wait, uninitialised.
+    pub(crate) fn timer_block(&self) -> NonNull<u8> {
+        sync::lock(&self.timer_blocks).alloc()
+    }
+
+    /// Gives back a block from [`Reactor::timer_block`].
+    ///
+    /// # Safety
+    /// `block` came from this reactor's `timer_block` and is not used
+    /// afterwards.
+    pub(crate) unsafe fn free_timer_block(&self, block: NonNull<u8>) {
+        // SAFETY: caller's contract.
+        unsafe { sync::lock(&self.timer_blocks).free(block) }
+    }
 
     /// Waits on a timer: `op` (holding no unit of work: the timers hold one
     /// for all their waits) completes when the timer expires, or at once

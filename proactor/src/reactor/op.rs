@@ -10,8 +10,10 @@
 
 #![cfg_attr(not(unix), allow(dead_code))]
 
-use crate::op::recycle::{self, Pool, Spare};
+use crate::op::recycle::{self, Spare};
+use crate::op::slab;
 use crate::op::{Action, OpHeader, OpPtr};
+use crate::reactor::Reactor;
 use crate::sync::{Arc, AtomicU8, Ordering};
 use crate::token::{CancellationSlot, CancellationType, CompletionHandler};
 use std::alloc::Layout;
@@ -187,14 +189,16 @@ pub(crate) struct ReactorOp<O, H> {
 
 /// Where an operation's block comes from and goes back to: the thread's
 /// recycling lists (then the global allocator), an I/O object's spare for
-/// its kind of operation (then the lists), or the slab pool (timers'
-/// waits). Spares live as long as the reactor, which outlives every
-/// operation. One word: the slab pool is marked by the address of a static.
+/// its kind of operation (then the lists), or the reactor's timer slab
+/// (timers' waits that fit its blocks). Spares and the slab live as long as
+/// the reactor, which outlives every operation. One word: the slab's
+/// reactor is tagged in the low bit, a spare's address is not.
 #[derive(Clone, Copy)]
 pub(crate) struct Home(*const u8);
 
-/// Its address marks the slab pool.
-static SLAB: u8 = 0;
+const SLAB_TAG: usize = 1;
+const _: () = assert!(std::mem::align_of::<Reactor>() > SLAB_TAG);
+const _: () = assert!(std::mem::align_of::<Spare>() > SLAB_TAG);
 
 impl Home {
     /// The thread's recycling lists.
@@ -205,38 +209,50 @@ impl Home {
         Home(spare.map_or(ptr::null(), |s| (s as *const Spare).cast()))
     }
 
-    /// The slab pool, for timers' waits.
-    pub(crate) fn slab() -> Home {
-        Home(&SLAB)
+    /// `reactor`'s timer slab.
+    pub(crate) fn timer_slab(reactor: &Reactor) -> Home {
+        Home(
+            (reactor as *const Reactor)
+                .cast::<u8>()
+                .wrapping_add(SLAB_TAG),
+        )
     }
 
+    /// The slab's reactor, if that is the home.
     #[inline(always)]
-    fn is_slab(self) -> bool {
-        ptr::eq(self.0, &SLAB)
+    fn slab(self) -> Option<*const Reactor> {
+        (self.0 as usize & SLAB_TAG != 0).then(|| self.0.wrapping_sub(SLAB_TAG).cast())
     }
 
-    /// A block for `layout`.
+    /// A block for `layout`; the home becomes the one it came from (the
+    /// recycling lists, for what does not fit the slab's blocks).
     #[inline(always)]
-    fn alloc(self, layout: Layout) -> NonNull<u8> {
-        if self.is_slab() {
-            return recycle::alloc_in(Pool::Slab, layout);
+    fn alloc(&mut self, layout: Layout) -> NonNull<u8> {
+        if let Some(reactor) = self.slab() {
+            if layout.size() <= slab::BLOCK && layout.align() <= slab::ALIGN {
+                // SAFETY: the reactor outlives every operation.
+                return unsafe { (*reactor).timer_block() };
+            }
+            *self = Home::RECYCLED;
         }
-        // SAFETY: a home other than the slab's is null or a live spare.
+        // SAFETY: a home other than a slab is null or a live spare.
         recycle::alloc_with(layout, unsafe { self.0.cast::<Spare>().as_ref() })
     }
 
-    /// Gives back a block that [`Home::alloc`] returned with this home.
+    /// Gives back a block that [`Home::alloc`] returned, with the home it
+    /// left.
     ///
     /// # Safety
     /// `p` came from `alloc(layout)` on this home and is not used afterwards.
     #[inline(always)]
     unsafe fn dealloc(self, p: NonNull<u8>, layout: Layout) {
-        if self.is_slab() {
-            // SAFETY: caller's contract.
-            return unsafe { recycle::dealloc_in(Pool::Slab, p, layout) };
+        match self.slab() {
+            // SAFETY: the reactor outlives every operation; the block is
+            // one of its slab's (caller's contract).
+            Some(reactor) => unsafe { (*reactor).free_timer_block(p) },
+            // SAFETY: as in `alloc`, and the caller's contract.
+            None => unsafe { recycle::dealloc_with(p, layout, self.0.cast::<Spare>().as_ref()) },
         }
-        // SAFETY: as in `alloc`, and the caller's contract.
-        unsafe { recycle::dealloc_with(p, layout, self.0.cast::<Spare>().as_ref()) }
     }
 }
 
@@ -254,7 +270,11 @@ impl<O: Reactive, H: CompletionHandler<O::Args>> ReactorOp<O, H> {
     /// the operation).
     /// `home`: where the block comes from (an I/O object's block cache for
     /// this kind of operation, the timer slab, or the recycling lists).
-    pub(crate) fn new_cancellable(op: O, handler: H, home: Home) -> (OpPtr, Option<Cancellable>) {
+    pub(crate) fn new_cancellable(
+        op: O,
+        handler: H,
+        mut home: Home,
+    ) -> (OpPtr, Option<Cancellable>) {
         let cancellable = handler.cancellation_slot().map(|slot| {
             let id = crate::token::next_id();
             Cancellable {

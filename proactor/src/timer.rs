@@ -2,13 +2,14 @@
 //! clock), as Asio's `steady_timer` and `system_timer`.
 
 use crate::executor::IoExecutor;
+use crate::op::recycle;
 use crate::op::slab;
 use crate::reactor::op::{Home, Progress, RawFd, Reactive, ReactorOp, ReactorOpHeader};
 use crate::reactor::timer_queue::{steady_origin, TimerEntry};
 use crate::reactor::{Clock, Reactor, Steady, System};
 use crate::sync::{self, AtomicUsize, Mutex, Ordering};
 use crate::token::{CompletionHandler, CompletionToken, Initiation};
-use std::alloc::{self, Layout};
+use std::alloc::Layout;
 use std::cell::UnsafeCell;
 use std::fmt;
 use std::io;
@@ -93,7 +94,7 @@ impl<C: Clock> Shared<C> {
 /// A counted reference to a timer's shared state, as an `Arc` (whose
 /// memory comes from the global allocator), in a block of its reactor's
 /// timer slab (see `op/slab.rs`): a timer is made without a `malloc`.
-/// Without a reactor, the block comes from the global allocator.
+/// Without a reactor, the block comes from the recycling lists.
 struct SharedRef<C: Clock>(NonNull<Counted<C>>);
 
 #[repr(C)]
@@ -122,11 +123,7 @@ impl<C: Clock> SharedRef<C> {
     fn new(shared: Shared<C>) -> Self {
         let block = match shared.reactor() {
             Ok(r) => r.timer_block(),
-            Err(_) => {
-                // SAFETY: `Counted` is not zero-sized.
-                let p = unsafe { alloc::alloc(Self::LAYOUT) };
-                NonNull::new(p).unwrap_or_else(|| alloc::handle_alloc_error(Self::LAYOUT))
-            }
+            Err(_) => recycle::alloc(Self::LAYOUT),
         };
         let p = block.cast::<Counted<C>>();
         // SAFETY: a fresh block, big and aligned enough for `Counted<C>`.
@@ -156,7 +153,7 @@ impl<C: Clock> SharedRef<C> {
             ptr::drop_in_place(p.as_ptr());
             match reactor {
                 Ok(r) => r.as_ref().free_timer_block(p.cast()),
-                Err(_) => alloc::dealloc(p.as_ptr().cast(), Self::LAYOUT),
+                Err(_) => recycle::dealloc(p.cast(), Self::LAYOUT),
             }
             drop(ex);
         }

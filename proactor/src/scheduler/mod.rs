@@ -398,6 +398,24 @@ impl Scheduler {
         self.flags.busy_poll_ns.load(Relaxed)
     }
 
+    /// The longest a thread of this context may poll (an idle thread for
+    /// handlers, the epoll reactor for events) before it sleeps: the limit,
+    /// or 0 while every processor already has one of this context's
+    /// threads (sleeping ones included). A poller then takes the last
+    /// processor from whatever else runs on the machine (a thread that
+    /// posts the work, a client, or the context's own thread that the
+    /// next event wakes), for a wake-up that a sleep costs the others
+    /// less.
+    #[cfg(not(loom))]
+    #[inline]
+    pub(crate) fn poll_limit_ns(&self) -> u32 {
+        if self.idle.runners.load(Relaxed) >= self.flags.cpus {
+            0
+        } else {
+            self.busy_poll_ns()
+        }
+    }
+
     #[cfg(not(loom))]
     pub(crate) fn set_busy_poll_ns(&self, ns: u32) {
         self.flags.busy_poll_ns.store(ns, Relaxed);
@@ -684,15 +702,7 @@ impl Scheduler {
         #[cfg(not(loom))]
         {
             use crate::busy_poll::Polled;
-            if self.idle.runners.load(Relaxed) >= self.flags.cpus {
-                // Every processor already has one of this context's threads:
-                // a spinner would take the last one from whatever else
-                // runs on the machine (a thread that would post the work,
-                // a client), for a wake-up that a sleep costs the others
-                // less.
-                return false;
-            }
-            let max = self.busy_poll_ns();
+            let max = self.poll_limit_ns();
             let Some(mut window) = self.flags.spin.window(max, None) else {
                 return false;
             };

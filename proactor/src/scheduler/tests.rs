@@ -191,3 +191,51 @@ fn shutdown_destroys_the_tasks_operations_unrun() {
     assert_eq!(dropped.load(SeqCst), 4);
     assert_eq!(ran.load(SeqCst), 0);
 }
+
+#[test]
+fn polling_stops_once_the_contexts_threads_fill_the_processors() {
+    use std::sync::Barrier;
+    let ctx = Arc::new(IoContext::new().unwrap());
+    ctx.set_busy_poll(Duration::from_micros(40));
+    let cpus = ctx.scheduler().flags.cpus;
+    assert_eq!(
+        ctx.scheduler().poll_limit_ns(),
+        40_000,
+        "no thread in run()"
+    );
+    // Each handler keeps its thread inside run() until `release`.
+    let (inside, release) = (Arc::new(Barrier::new(cpus)), Arc::new(Barrier::new(cpus)));
+    let mut runners = Vec::new();
+    for _ in 1..cpus {
+        let (i, r) = (inside.clone(), release.clone());
+        ctx.executor().post(move || {
+            i.wait();
+            r.wait();
+        });
+        let c = ctx.clone();
+        runners.push(thread::spawn(move || c.run()));
+    }
+    inside.wait();
+    assert_eq!(
+        ctx.scheduler().poll_limit_ns(),
+        40_000,
+        "{} threads on {cpus} processors: one left for a peer",
+        cpus - 1
+    );
+    let (tx, rx) = mpsc::channel();
+    let c = ctx.clone();
+    ctx.executor()
+        .post(move || tx.send(c.scheduler().poll_limit_ns()).unwrap());
+    let c = ctx.clone();
+    runners.push(thread::spawn(move || c.run()));
+    assert_eq!(
+        rx.recv_timeout(HANG).unwrap(),
+        0,
+        "{cpus} threads on {cpus} processors"
+    );
+    release.wait();
+    for r in runners {
+        r.join().unwrap();
+    }
+    assert_eq!(ctx.scheduler().poll_limit_ns(), 40_000, "all threads left");
+}

@@ -37,6 +37,14 @@ pub(crate) trait Completion: Send + 'static {
     /// The handler's arguments, given the kernel's result (bytes
     /// transferred, or the error).
     fn into_args(self, result: io::Result<usize>) -> Self::Args;
+
+    /// Whether a message cut short by the buffer (Windows'
+    /// `STATUS_BUFFER_OVERFLOW`: a datagram, a message-mode pipe's
+    /// message) completes as a success with the bytes that fitted, as a
+    /// datagram socket's receive does on Linux. If not, it completes with
+    /// `ERROR_MORE_DATA`, the bytes recorded in the error.
+    #[cfg_attr(not(windows), allow(dead_code))]
+    const KEEPS_WHAT_FITTED: bool = true;
 }
 
 /// Where a cancellation request finds an operation (only operations whose
@@ -353,6 +361,12 @@ impl<O: Completion, H: CompletionHandler<O::Args>> CompletionOp<O, H> {
         if let Some((slot, id, _flight)) = cancel {
             slot.clear_if(id);
         }
+        #[cfg(all(windows, not(loom)))]
+        let result = if O::KEEPS_WHAT_FITTED {
+            crate::sys::windows::status::what_fitted(result)
+        } else {
+            result
+        };
         match action {
             Action::Run => handler.complete(op.into_args(result)),
             Action::Destroy => drop((op, handler)),

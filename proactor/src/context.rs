@@ -271,10 +271,8 @@ impl IoContext {
     /// while waits find several connections ready at once: there a
     /// blocking wait rarely sleeps, and polling would only cost system
     /// calls and processor time that the peers need. So an idle, a
-    /// sparsely loaded or a busy context does not poll. Nor does the epoll
-    /// backend (whose every look is a system call) once the context has a
-    /// thread in `run()` for every processor. Where processor time is
-    /// scarce or billed, turn it off.
+    /// sparsely loaded or a busy context does not poll. Where processor
+    /// time is scarce or billed, turn it off.
     ///
     /// ```
     /// let ctx = proactor::IoContext::new()?;

@@ -33,7 +33,7 @@
 //! is pending waits a while for its packet (proactor cannot cancel a
 //! handle it does not own): cancel or close your handles first.
 
-use crate::completion::{Completion, CompletionOp, Unstarted};
+use crate::completion::{Completion, CompletionHeader, CompletionOp, Late, Unstarted};
 use crate::executor::IoExecutor;
 use crate::reactor::Reactor;
 use crate::sync::Arc;
@@ -67,11 +67,21 @@ impl Completion for UserCall {
     fn into_args(self, result: io::Result<usize>) -> Self::Args {
         (result,)
     }
+
+    // A message-mode pipe's `ERROR_MORE_DATA` means "read again": the
+    // caller must see it.
+    const KEEPS_WHAT_FITTED: bool = false;
 }
 
 /// An `OVERLAPPED` for one call of your own, and the handler its outcome
 /// goes to. It holds outstanding work from its creation until the handler
 /// runs (or it is dropped unused, which drops the handler unrun).
+///
+/// A call that ends with a message larger than its buffer (a read of a
+/// message-mode pipe: `STATUS_BUFFER_OVERFLOW`) completes with
+/// `ERROR_MORE_DATA`, the bytes that fitted recorded in the error
+/// ([`error::bytes_transferred`](crate::error::bytes_transferred)): read
+/// again for the rest.
 pub struct OverlappedPtr {
     op: Option<Unstarted<UserCall>>,
     reactor: Arc<Reactor>,
@@ -105,23 +115,47 @@ impl OverlappedPtr {
     /// the handler runs.
     pub fn get(&mut self) -> *mut OVERLAPPED {
         match self.op.as_mut() {
-            Some(op) => op.parts().1,
+            Some(op) => {
+                // SAFETY: the block is ours until `release` or `complete`.
+                // A packet that comes before either (the call may queue
+                // one at once) waits for their verdict.
+                unsafe { CompletionHeader::issuing(op.header()) };
+                op.parts().1
+            }
             None => unreachable!("only release and complete take the operation"),
         }
     }
 
-    /// The call will queue a packet: the kernel owns the `OVERLAPPED` now,
-    /// and the packet runs the handler.
+    /// The call will queue a packet (it returned `ERROR_IO_PENDING`, or
+    /// succeeded on a handle whose successes are not skipped): the kernel
+    /// owns the `OVERLAPPED` now, and the packet runs the handler.
     pub fn release(mut self) {
         if let Some(op) = self.op.take() {
+            // SAFETY: ours until this store lets the packet handler at it.
+            unsafe { CompletionHeader::settle(op.header(), Late::SETTLED) };
             op.launched();
         }
     }
 
     /// The call failed at once (or was never made): the handler runs with
     /// `result`, posted.
+    ///
+    /// A call that "failed" with a warning (`ERROR_MORE_DATA`: the
+    /// kernel's status in the `OVERLAPPED` says so) may queue a packet all
+    /// the same; the handler then runs once, with `result`, and the packet
+    /// is ignored when it comes.
     pub fn complete(mut self, result: io::Result<usize>) {
-        if let Some(op) = self.op.take() {
+        if let Some(mut op) = self.op.take() {
+            // SAFETY: the slot is the block's, ours until `settle`.
+            let status = unsafe { (*op.parts().1).Internal } as u32;
+            // A warning status (severity 2) queues a packet on Windows.
+            let late = if status >> 30 == 2 {
+                Late::UNCERTAIN
+            } else {
+                Late::SETTLED
+            };
+            // SAFETY: as above; no packet handler has touched the block.
+            unsafe { CompletionHeader::settle(op.header(), late) };
             self.reactor.user_call_landed();
             self.ex.sched.post_completion(op.finish(result));
         }

@@ -675,11 +675,7 @@ impl Task for ReactorTask {
         if r.on_ring() {
             return self.run_ring(timeout, ops);
         }
-        // Each look of an epoll poll is a system call, which contends in
-        // the kernel with the wake-up that delivers the next event: once
-        // the context's threads fill the processors it costs more than it
-        // saves (the ring's polling, reading shared memory, still pays).
-        let max_poll_ns = r.sched().poll_limit_ns();
+        let max_poll_ns = r.sched().busy_poll_ns();
         let fired = r.poller.wait(timeout, &r.busy, max_poll_ns, |state, bits| {
             // SAFETY: the poller only reports states registered with this
             // reactor's pool, which never frees them.

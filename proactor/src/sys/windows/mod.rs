@@ -70,7 +70,7 @@ mod iocp;
 pub(crate) mod ops;
 mod poller;
 pub(crate) mod socket;
-mod status;
+pub(crate) mod status;
 #[cfg(test)]
 mod tests;
 

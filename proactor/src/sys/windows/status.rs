@@ -12,8 +12,8 @@
 
 use std::io;
 use windows_sys::Win32::Foundation::{
-    RtlNtStatusToDosError, ERROR_OPERATION_ABORTED, NTSTATUS, STATUS_ACCESS_DENIED,
-    STATUS_ADDRESS_ALREADY_EXISTS, STATUS_BUFFER_OVERFLOW, STATUS_CANCELLED,
+    RtlNtStatusToDosError, ERROR_MORE_DATA, ERROR_OPERATION_ABORTED, NTSTATUS,
+    STATUS_ACCESS_DENIED, STATUS_ADDRESS_ALREADY_EXISTS, STATUS_BUFFER_OVERFLOW, STATUS_CANCELLED,
     STATUS_CONNECTION_ABORTED, STATUS_CONNECTION_REFUSED, STATUS_CONNECTION_RESET,
     STATUS_GRACEFUL_DISCONNECT, STATUS_HOST_UNREACHABLE, STATUS_INSUFFICIENT_RESOURCES,
     STATUS_INVALID_ADDRESS_COMPONENT, STATUS_INVALID_CONNECTION, STATUS_IO_TIMEOUT,
@@ -33,9 +33,11 @@ use windows_sys::Win32::Networking::WinSock::{
 pub(crate) fn result(status: NTSTATUS, bytes: u32) -> io::Result<usize> {
     let code = match status {
         STATUS_SUCCESS => return Ok(bytes as usize),
-        // A datagram larger than the buffer: what fitted was received.
-        // Linux truncates the same datagram silently.
-        STATUS_BUFFER_OVERFLOW => return Ok(bytes as usize),
+        // A message larger than the buffer (a datagram, a message-mode
+        // pipe's message): what fitted was received, and the rest is lost
+        // or waits for the next read. Operations that keep what fitted
+        // turn this back into a success (see `what_fitted`).
+        STATUS_BUFFER_OVERFLOW => ERROR_MORE_DATA as i32,
         STATUS_CANCELLED => ERROR_OPERATION_ABORTED as i32,
         STATUS_CONNECTION_REFUSED => WSAECONNREFUSED,
         STATUS_CONNECTION_RESET | STATUS_REMOTE_DISCONNECT => WSAECONNRESET,
@@ -62,6 +64,18 @@ pub(crate) fn result(status: NTSTATUS, bytes: u32) -> io::Result<usize> {
         io::Error::from_raw_os_error(code),
         bytes as usize,
     ))
+}
+
+/// `r`, with a message cut short by the buffer (`ERROR_MORE_DATA`, from
+/// [`result`]) counted as a success with the bytes that fitted: what a
+/// datagram socket reports on Linux too.
+pub(crate) fn what_fitted(r: io::Result<usize>) -> io::Result<usize> {
+    match r {
+        Err(e) if crate::error::root_cause(&e).raw_os_error() == Some(ERROR_MORE_DATA as i32) => {
+            Ok(crate::error::bytes_transferred(&e))
+        }
+        r => r,
+    }
 }
 
 #[cfg(test)]
@@ -100,7 +114,21 @@ mod tests {
     fn successes_and_truncated_datagrams_report_their_bytes() {
         assert_eq!(result(STATUS_SUCCESS, 7).unwrap(), 7);
         assert_eq!(result(STATUS_SUCCESS, 0).unwrap(), 0);
-        assert_eq!(result(STATUS_BUFFER_OVERFLOW, 64).unwrap(), 64);
+        assert_eq!(what_fitted(result(STATUS_SUCCESS, 7)).unwrap(), 7);
+        assert_eq!(what_fitted(result(STATUS_BUFFER_OVERFLOW, 64)).unwrap(), 64);
+        assert!(is_operation_aborted(
+            &what_fitted(result(STATUS_CANCELLED, 0)).unwrap_err()
+        ));
+    }
+
+    #[test]
+    fn a_message_cut_short_is_an_error_that_records_what_fitted() {
+        let e = result(STATUS_BUFFER_OVERFLOW, 64).unwrap_err();
+        assert_eq!(
+            crate::error::root_cause(&e).raw_os_error(),
+            Some(ERROR_MORE_DATA as i32)
+        );
+        assert_eq!(bytes_transferred(&e), 64);
     }
 
     #[test]

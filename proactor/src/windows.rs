@@ -113,6 +113,12 @@ impl OverlappedPtr {
 
     /// The `OVERLAPPED` to pass to the call. It stays where it is until
     /// the handler runs.
+    ///
+    /// Call [`release`](OverlappedPtr::release) or
+    /// [`complete`](OverlappedPtr::complete) right after the call: a
+    /// packet that comes before either waits for it, and so does the
+    /// context's thread that took the packet (a pointer forgotten after
+    /// its call, with `mem::forget`, would hold that thread for good).
     pub fn get(&mut self) -> *mut OVERLAPPED {
         match self.op.as_mut() {
             Some(op) => {

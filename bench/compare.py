@@ -13,6 +13,7 @@ all traffic stays on 127.0.0.1.
 """
 
 import argparse
+import contextlib
 import datetime
 import os
 import platform
@@ -129,17 +130,19 @@ def wait_for_port(port, proc):
     raise RuntimeError("server did not come up")
 
 
-def pingpong(server, threads, block, sessions, seconds, env=None):
+def pingpong(server, threads, block, sessions, seconds, env=None, around=None):
     """msgs_per_sec of the neutral client against `server`; and the
-    server's last line."""
+    server's last line. `around(proc)`, if given, is a context manager
+    that the client's run happens inside (to measure the server)."""
     port = free_port()
     proc = subprocess.Popen([server, str(port), str(threads)], stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True,
                             env=dict(os.environ, **(env or {})))
     try:
         wait_for_port(port, proc)
-        out = output([os.path.join(ANCHOR_BIN, "pingpong_client"), "127.0.0.1", str(port),
-                      "1", str(block), str(sessions), str(seconds)])
+        with around(proc) if around else contextlib.nullcontext():
+            out = output([os.path.join(ANCHOR_BIN, "pingpong_client"), "127.0.0.1", str(port),
+                          "1", str(block), str(sessions), str(seconds)])
     finally:
         proc.send_signal(signal.SIGTERM)
         try:

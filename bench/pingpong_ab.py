@@ -22,8 +22,8 @@ binary aside to compare it with a later one.
 """
 
 import argparse
+import contextlib
 import os
-import re
 import signal
 import statistics
 import subprocess
@@ -53,43 +53,39 @@ def cpu_seconds(pid):
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def run(a, path, env, perf=False):
-    """(msgs per second, server CPU µs per message, perf counts per message)."""
-    port = compare.free_port()
-    proc = subprocess.Popen([path, str(port), str(a.threads)], stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL, env=dict(os.environ, **env))
-    counter, counts = None, {}
+@contextlib.contextmanager
+def measured(proc, record, perf):
+    """Records the server's CPU seconds (and, with `perf`, its counts) over
+    the client's run."""
+    counter = None
+    if perf:
+        counter = subprocess.Popen(["perf", "stat", "-x,", "-o", "/tmp/pingpong_ab.perf",
+                                    "-e", ",".join(PERF_EVENTS), "-p", str(proc.pid)],
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(0.2)
+    c0 = cpu_seconds(proc.pid)
     try:
-        compare.wait_for_port(port, proc)
-        if perf:
-            counter = subprocess.Popen(["perf", "stat", "-x,", "-o", "/tmp/pingpong_ab.perf",
-                                        "-e", ",".join(PERF_EVENTS), "-p", str(proc.pid)],
-                                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-            time.sleep(0.2)
-        c0 = cpu_seconds(proc.pid)
-        out = compare.output([os.path.join(compare.ANCHOR_BIN, "pingpong_client"), "127.0.0.1",
-                              str(port), "1", str(a.block), str(a.sessions), str(a.seconds)])
-        c1 = cpu_seconds(proc.pid)
+        yield
     finally:
+        record["cpu"] = cpu_seconds(proc.pid) - c0
         if counter:
             counter.send_signal(signal.SIGINT)
             counter.wait(10)
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-    m = re.search(r"msgs_per_sec=([0-9.]+)", out)
-    if not m or "verify_errors=0" not in out:
-        raise RuntimeError("ping-pong run failed:\n" + out)
-    rate = float(m.group(1))
+
+
+def run(a, path, env, perf=False):
+    """(msgs per second, server CPU µs per message, perf counts per message)."""
+    record = {}
+    rate, _ = compare.pingpong(path, a.threads, a.block, a.sessions, a.seconds, env,
+                               around=lambda proc: measured(proc, record, perf))
     msgs = rate * a.seconds
-    if counter:
+    counts = {}
+    if perf:
         for line in open("/tmp/pingpong_ab.perf"):
             f = line.strip().split(",")
             if len(f) > 2 and f[0].replace(".", "").isdigit():
                 counts[f[2].split(":")[-1].replace("sys_enter_", "")] = float(f[0]) / msgs
-    return rate, (c1 - c0) / msgs * 1e6, counts
+    return rate, record["cpu"] / msgs * 1e6, counts
 
 
 def main():

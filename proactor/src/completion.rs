@@ -114,6 +114,17 @@ impl Late {
     pub(crate) const RAN: u8 = 3;
     /// The packet came first; the handler's run frees the block.
     pub(crate) const PACKET: u8 = 4;
+
+    /// The verdict on a call that returned at once, given the kernel's
+    /// `status` in its slot: a warning (severity 2) is reported as a
+    /// failure of the call, yet Windows may queue a packet for it.
+    pub(crate) fn after_call(status: u32) -> u8 {
+        if status >> 30 == 2 {
+            Late::UNCERTAIN
+        } else {
+            Late::SETTLED
+        }
+    }
 }
 
 /// Where `slot` sits in a [`CompletionHeader`]: `#[repr(C)]` puts it right

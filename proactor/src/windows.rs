@@ -154,14 +154,8 @@ impl OverlappedPtr {
         if let Some(mut op) = self.op.take() {
             // SAFETY: the slot is the block's, ours until `settle`.
             let status = unsafe { (*op.parts().1).Internal } as u32;
-            // A warning status (severity 2) queues a packet on Windows.
-            let late = if status >> 30 == 2 {
-                Late::UNCERTAIN
-            } else {
-                Late::SETTLED
-            };
             // SAFETY: as above; no packet handler has touched the block.
-            unsafe { CompletionHeader::settle(op.header(), late) };
+            unsafe { CompletionHeader::settle(op.header(), Late::after_call(status)) };
             self.reactor.user_call_landed();
             self.ex.sched.post_completion(op.finish(result));
         }

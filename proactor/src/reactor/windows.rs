@@ -66,14 +66,7 @@ impl Reactor {
             Issued::Now(r) => {
                 // SAFETY: as above: the block is ours until `settle`.
                 let status = unsafe { (*slot).Internal } as u32;
-                // A warning (severity 2) is reported as a failure of the
-                // call, yet Windows may queue a packet for it.
-                let late = if status >> 30 == 2 {
-                    Late::UNCERTAIN
-                } else {
-                    Late::SETTLED
-                };
-                (Some(r), late)
+                (Some(r), Late::after_call(status))
             }
         };
         match done {

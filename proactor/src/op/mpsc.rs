@@ -107,6 +107,21 @@ impl Mpsc {
             && self.consumer.head.load(Ordering::Acquire) == stub
     }
 
+    /// True if `op` is the only operation queued (a hint, racing with
+    /// producers and the consumer).
+    #[inline]
+    pub(crate) fn holds_only(&self, op: NonNull<OpHeader>) -> bool {
+        let stub = self.consumer.stub.as_ptr();
+        if self.tail.load(Ordering::SeqCst) != op.as_ptr() {
+            return false;
+        }
+        let head = self.consumer.head.load(Ordering::Acquire);
+        // SAFETY: the stub lives as long as the queue, and only its link is
+        // read.
+        head == op.as_ptr()
+            || (head == stub && unsafe { (*stub).next.load(Ordering::Acquire) } == op.as_ptr())
+    }
+
     /// Pops the oldest operation.
     ///
     /// # Safety

@@ -21,6 +21,14 @@
 //!   sleep), so popping takes no lock at all, and posts from the running
 //!   thread go to its private queue. A second thread that calls `run()`
 //!   anyway is safe: it waits for the lock.
+//! * **Deferred wake-ups.** The wake-up for an operation that completed
+//!   at once inside a handler, and the one for the task when a thread takes
+//!   the last handler, are left to a *rescuer* when one exists: an idle
+//!   thread that looks at the queue again within a millisecond and takes
+//!   what nobody has taken since its last look (see [`idle`]). That saves a
+//!   futex wake or a backend interrupt, and a context switch, per message,
+//!   while a handler that blocks still holds other work up for a few
+//!   milliseconds only. `PROACTOR_DEFERRED_WAKEUPS=0` turns this off.
 //! * **Panics** unwind out of `run()` through guards that pop the frame,
 //!   move the private queue back to the shared one and settle the busy
 //!   count; no lock is held while a handler runs (the one-thread consumer
@@ -49,7 +57,7 @@ use crate::sync::{
 #[cfg(not(loom))]
 use crate::sync::{Arc, AtomicU32, Mutex};
 use busy::Busy;
-use idle::{Idle, SHUTDOWN};
+use idle::{Idle, Rescue, RESCUE_ROUNDS, RESCUE_WAIT, SHUTDOWN};
 #[cfg(not(loom))]
 use std::io;
 use std::ptr::NonNull;
@@ -60,6 +68,23 @@ use task::Task;
 /// `IoContext::set_busy_poll`).
 #[cfg(not(loom))]
 const DEFAULT_BUSY_POLL_NS: u32 = 50_000;
+
+/// Whether wake-ups may be deferred to rescuers (see [`idle`]): on unless
+/// `PROACTOR_DEFERRED_WAKEUPS=0`, read once per process. Never under loom,
+/// whose timed waits do not time out.
+fn deferred_wakeups() -> bool {
+    #[cfg(loom)]
+    {
+        false
+    }
+    #[cfg(not(loom))]
+    {
+        static ON: OnceLock<bool> = OnceLock::new();
+        *ON.get_or_init(|| {
+            std::env::var("PROACTOR_DEFERRED_WAKEUPS").map_or(true, |v| v.trim() != "0")
+        })
+    }
+}
 
 /// How many times in a row the task's turn may be skipped while handlers
 /// are queued (see `Scheduler::skip_task`).
@@ -98,14 +123,31 @@ pub(crate) enum Wait {
 pub(crate) struct Scheduler {
     queue: Mpsc,
     /// Serialises consumers of `queue`.
-    consumer: CachePadded<ParkingLock>,
+    consumer: CachePadded<Consumer>,
     flags: CachePadded<Flags>,
     idle: CachePadded<IdleState>,
+}
+
+/// The consumer lock, and a count of the pops made under it (which
+/// rescuers read to tell a stuck queue from a busy one; written only under
+/// the lock, and only in multi-thread mode).
+struct Consumer {
+    lock: ParkingLock,
+    pops: AtomicUsize,
+}
+
+impl Consumer {
+    #[inline]
+    fn lock(&self) -> ParkingGuard<'_> {
+        self.lock.lock()
+    }
 }
 
 struct Flags {
     stopped: AtomicBool,
     one_thread: bool,
+    /// Idle threads may be rescuers (multi-thread mode; see [`idle`]).
+    rescue: bool,
     task: OnceLock<Box<dyn Task>>,
     /// The I/O backend, created with the first I/O object.
     #[cfg(not(loom))]
@@ -165,6 +207,9 @@ pub(crate) struct RunCtx<'s, 'f> {
     keep_alive: bool,
     /// Makes the call return early (and wakes it) when true.
     interrupt: Option<&'s (dyn Fn() -> bool + 's)>,
+    /// Blocking turns of the task in a row that found nothing (this thread
+    /// stops being a rescuer after [`RESCUE_ROUNDS`]).
+    empty_task_waits: u32,
 }
 
 impl Scheduler {
@@ -172,10 +217,14 @@ impl Scheduler {
         let task_op = Box::new(OpHeader::new(sentinel_func));
         Scheduler {
             queue: Mpsc::new(),
-            consumer: CachePadded(ParkingLock::new()),
+            consumer: CachePadded(Consumer {
+                lock: ParkingLock::new(),
+                pops: AtomicUsize::new(0),
+            }),
             flags: CachePadded(Flags {
                 stopped: AtomicBool::new(false),
                 one_thread: concurrency_hint == 1,
+                rescue: concurrency_hint != 1 && deferred_wakeups(),
                 task: OnceLock::new(),
                 #[cfg(not(loom))]
                 reactor: OnceLock::new(),
@@ -293,7 +342,20 @@ impl Scheduler {
     /// operation is work by being in the queue.
     #[cfg_attr(loom, allow(dead_code))] // used by the I/O layers
     pub(crate) fn post_completion(&self, op: OpPtr) {
-        self.post(op);
+        if self.flags.rescue && Frame::with_current(self, |frame| frame.is_some()) {
+            // Completed at once inside a handler: its thread will run it
+            // next, unless that handler runs long, when a rescuer takes it.
+            self.queue.push(op);
+            sync::handshake_fence();
+            let s = self.idle.idle.state();
+            if s & SHUTDOWN != 0 {
+                self.drain();
+            } else {
+                self.idle.idle.wake_one_or_defer(self.task());
+            }
+        } else {
+            self.post(op);
+        }
         self.work_finished(1);
     }
 
@@ -580,6 +642,7 @@ impl Scheduler {
                 holds_consumer: self.flags.one_thread,
                 keep_alive,
                 interrupt,
+                empty_task_waits: 0,
             };
             f(&mut cx)
         })
@@ -628,9 +691,15 @@ impl Scheduler {
                         return 0;
                     }
                     task_ran = true;
+                    if !self.flags.one_thread && !self.queue.is_empty() {
+                        // Handlers wait while this thread polls: share them
+                        // (Asio's `more_handlers` wake-up).
+                        self.idle.idle.wake_one(self.task());
+                    }
                     self.run_task(cx, wait);
                 }
                 Some(op) => {
+                    cx.empty_task_waits = 0;
                     op.complete();
                     return 1;
                 }
@@ -649,12 +718,25 @@ impl Scheduler {
         } else {
             let _consumer = self.consumer.lock();
             // SAFETY: we hold the consumer lock.
-            unsafe { self.queue.pop_wait() }
+            let op = unsafe { self.queue.pop_wait() };
+            if op.is_some() {
+                let pops = &self.consumer.pops;
+                pops.store(pops.load(Relaxed).wrapping_add(1), Relaxed);
+            }
+            op
         };
-        if op.is_some() && !self.flags.one_thread && !self.queue.is_empty() {
-            // More work than this thread can take: share it (Asio's
-            // `more_handlers` wake-up).
-            self.idle.idle.wake_one(self.task());
+        if let Some(op) = &op {
+            let task_op = self.flags.task_op;
+            if !self.flags.one_thread && op.as_ptr() != task_op.as_ptr() && !self.queue.is_empty() {
+                if self.queue.holds_only(task_op) {
+                    // Only the task is left, which this thread runs next.
+                    self.idle.idle.wake_one_or_defer(self.task());
+                } else {
+                    // More work than this thread can take: share it (Asio's
+                    // `more_handlers` wake-up).
+                    self.idle.idle.wake_one(self.task());
+                }
+            }
         }
         op
     }
@@ -669,11 +751,23 @@ impl Scheduler {
         cx.consumer = None;
         self.leave_active(!cx.keep_alive);
         let interrupt = cx.interrupt;
-        let ready = || !self.queue.is_empty() || self.stopped() || interrupt.is_some_and(|i| i());
+        let halted = || self.stopped() || interrupt.is_some_and(|i| i());
+        let ready = || !self.queue.is_empty() || halted();
+        let progress = || {
+            // The count first: a pop between the two reads then shows next
+            // time, instead of hiding behind an emptiness seen too late.
+            let pops = self.consumer.pops.load(Relaxed);
+            (!self.queue.is_empty()).then_some(pops)
+        };
+        let rescue = Rescue {
+            progress: &progress,
+            halted: &halted,
+        };
         #[cfg(not(loom))]
         let idle_since = Instant::now();
         if !self.spin_for_work(&ready, deadline) {
-            self.idle.idle.sleep(&ready, deadline);
+            let rescue = self.flags.rescue.then_some(&rescue);
+            self.idle.idle.sleep(&ready, deadline, rescue);
             #[cfg(not(loom))]
             self.flags
                 .spin
@@ -765,16 +859,25 @@ impl Scheduler {
             // being idle.
             cx.consumer = None;
             self.leave_active(!cx.keep_alive);
-            self.idle.idle.block_task();
+            let short = self.flags.rescue && cx.empty_task_waits < RESCUE_ROUNDS;
+            self.idle.idle.block_task(short);
             let busy =
                 !self.queue.is_empty() || self.stopped() || cx.interrupt.is_some_and(|i| i());
-            let timeout = match wait {
+            let mut timeout = match wait {
                 _ if busy => Some(Duration::ZERO),
                 Wait::Until(t) => Some(t.saturating_duration_since(Instant::now())),
                 _ => None,
             };
+            if short {
+                timeout = Some(timeout.map_or(RESCUE_WAIT, |t| t.min(RESCUE_WAIT)));
+            }
             let released = task.run(timeout, &mut ops);
             self.idle.idle.unblock_task();
+            if ops.is_empty() && self.queue.is_empty() {
+                cx.empty_task_waits = cx.empty_task_waits.saturating_add(1);
+            } else {
+                cx.empty_task_waits = 0;
+            }
             self.enter_active();
             if cx.owns_consumer {
                 cx.consumer = Some(self.consumer.lock());

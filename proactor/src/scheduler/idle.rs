@@ -61,8 +61,9 @@ const SLEEPER: usize = 1 << 18;
 /// The longest a rescuer waits before it looks at the queue again.
 pub(crate) const RESCUE_WAIT: Duration = Duration::from_millis(1);
 /// How many looks in a row that find nothing to do a thread stays a
-/// rescuer for.
-pub(crate) const RESCUE_ROUNDS: u32 = 32;
+/// rescuer for. (One in the loom models, so that the change to an ordinary
+/// sleeper comes within their preemption bound.)
+pub(crate) const RESCUE_ROUNDS: u32 = if cfg!(loom) { 1 } else { 32 };
 
 /// What a sleeping rescuer looks at when its wait times out.
 pub(crate) struct Rescue<'a> {
@@ -173,7 +174,7 @@ impl Idle {
             tokens = match (unit != SLEEPER, left) {
                 (true, left) => {
                     let wait = left.map_or(RESCUE_WAIT, |l| l.min(RESCUE_WAIT));
-                    sync::wait_timeout(&self.cond, tokens, wait)
+                    sync::wait_briefly(&self.cond, &self.tokens, tokens, wait)
                 }
                 (false, None) => sync::wait(&self.cond, tokens),
                 (false, Some(left)) => sync::wait_timeout(&self.cond, tokens, left),

@@ -70,12 +70,12 @@ use task::Task;
 const DEFAULT_BUSY_POLL_NS: u32 = 50_000;
 
 /// Whether wake-ups may be deferred to rescuers (see [`idle`]): on unless
-/// `PROACTOR_DEFERRED_WAKEUPS=0`, read once per process. Never under loom,
-/// whose timed waits do not time out.
+/// `PROACTOR_DEFERRED_WAKEUPS=0`, read once per process. Under loom, only
+/// in the models that ask for it (see [`loom_rescue`]).
 fn deferred_wakeups() -> bool {
     #[cfg(loom)]
     {
-        false
+        loom_rescue::ON.with(|on| on.get())
     }
     #[cfg(not(loom))]
     {
@@ -83,6 +83,15 @@ fn deferred_wakeups() -> bool {
         *ON.get_or_init(|| {
             std::env::var("PROACTOR_DEFERRED_WAKEUPS").map_or(true, |v| v.trim() != "0")
         })
+    }
+}
+
+/// The loom models' switch for deferred wake-ups: contexts made on this
+/// thread while it is on defer them.
+#[cfg(loom)]
+pub(crate) mod loom_rescue {
+    std::thread_local! {
+        pub(crate) static ON: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
     }
 }
 

@@ -120,6 +120,33 @@ pub(crate) fn wait_timeout<'a, T>(
     }
 }
 
+/// Waits on `cv` (whose lock is `m`, held as `g`) for at most `d`: a
+/// thread that looks again soon by itself. Loom's own timed wait never times
+/// out, so under loom the timeout is taken to pass at once: the thread lets
+/// go of the lock, gives way, and takes it again (every interleaving of a
+/// timeout is then explored, a notification may find nobody waiting, and
+/// the looks that follow must make up for it).
+#[inline]
+pub(crate) fn wait_briefly<'a, T>(
+    cv: &Condvar,
+    m: &'a Mutex<T>,
+    g: MutexGuard<'a, T>,
+    d: Duration,
+) -> MutexGuard<'a, T> {
+    #[cfg(loom)]
+    {
+        let _ = (cv, d);
+        drop(g);
+        loom::thread::yield_now();
+        lock(m)
+    }
+    #[cfg(not(loom))]
+    {
+        let _ = m;
+        wait_timeout(cv, g, d)
+    }
+}
+
 /// Declares a thread-local through the facade: `const`-initialised with std
 /// (no lazy-initialisation check on the hot path), loom's model under loom.
 macro_rules! facade_thread_local {

@@ -26,7 +26,7 @@ struct Rig {
     finished: mpsc::Sender<usize>,
 }
 
-/// Runs the context on two threads while `first` starts the rounds; returns
+/// Runs the context on two threads while `start` starts the rounds; returns
 /// how many rounds finished.
 fn two_threads(start: fn(Arc<Rig>)) -> usize {
     let ctx = Arc::new(IoContext::new().unwrap());

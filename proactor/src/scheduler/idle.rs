@@ -114,9 +114,11 @@ impl Idle {
         deadline: Option<Instant>,
         rescue: Option<&Rescue<'_>>,
     ) -> bool {
+        // `rescue` stays `Some` while this thread is a rescuer.
+        let mut rescue = rescue;
+        let unit = |r: Option<&Rescue<'_>>| SLEEPER + if r.is_some() { SHORT_SLEEPER } else { 0 };
         let mut tokens = sync::lock(&self.tokens);
-        let mut unit = SLEEPER + if rescue.is_some() { SHORT_SLEEPER } else { 0 };
-        self.state.fetch_add(unit, SeqCst);
+        self.state.fetch_add(unit(rescue), SeqCst);
         sync::handshake_fence();
         let mut seen = None;
         let mut empty_looks = 0;
@@ -125,13 +127,12 @@ impl Idle {
             if *tokens > 0 {
                 // Our waker already took our SLEEPER unit away.
                 *tokens -= 1;
-                if unit != SLEEPER {
+                if rescue.is_some() {
                     self.state.fetch_sub(SHORT_SLEEPER, SeqCst);
                 }
                 return true;
             }
-            if unit != SLEEPER && looked {
-                let r = rescue.expect("only rescuers sleep short");
+            if let Some(r) = rescue.filter(|_| looked) {
                 match (r.progress)() {
                     // Work that nobody has taken since the last look.
                     Some(mark) if seen == Some(mark) => break,
@@ -154,7 +155,7 @@ impl Idle {
                     // work.
                     self.state.fetch_sub(SHORT_SLEEPER, SeqCst);
                     sync::handshake_fence();
-                    unit = SLEEPER;
+                    rescue = None;
                     looked = false;
                     continue;
                 }
@@ -165,22 +166,22 @@ impl Idle {
             let now = Instant::now();
             let left = match deadline {
                 Some(t) if now >= t => {
-                    self.state.fetch_sub(unit, SeqCst);
+                    self.state.fetch_sub(unit(rescue), SeqCst);
                     return false;
                 }
                 Some(t) => Some(t - now),
                 None => None,
             };
-            tokens = match (unit != SLEEPER, left) {
-                (true, left) => {
+            tokens = match (rescue, left) {
+                (Some(_), left) => {
                     let wait = left.map_or(RESCUE_WAIT, |l| l.min(RESCUE_WAIT));
                     sync::wait_briefly(&self.cond, &self.tokens, tokens, wait)
                 }
-                (false, None) => sync::wait(&self.cond, tokens),
-                (false, Some(left)) => sync::wait_timeout(&self.cond, tokens, left),
+                (None, None) => sync::wait(&self.cond, tokens),
+                (None, Some(left)) => sync::wait_timeout(&self.cond, tokens, left),
             };
         }
-        self.state.fetch_sub(unit, SeqCst);
+        self.state.fetch_sub(unit(rescue), SeqCst);
         true
     }
 

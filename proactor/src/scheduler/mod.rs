@@ -113,6 +113,14 @@ fn default_busy_poll_ns() -> u32 {
     })
 }
 
+/// How a producer's wake-up may be given (see [`idle`]).
+#[derive(Clone, Copy)]
+enum Wake {
+    Now,
+    /// May be left to a rescuer.
+    Deferrable,
+}
+
 /// How long a run-family call may wait for work.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Wait {
@@ -329,20 +337,28 @@ impl Scheduler {
     /// and honour shutdown.
     #[inline]
     fn after_push(&self) {
+        self.after_push_as(Wake::Now);
+    }
+
+    #[inline]
+    fn after_push_as(&self, wake: Wake) {
         sync::handshake_fence();
         let s = self.idle.idle.state();
         if s != 0 {
-            self.after_push_slow(s);
+            self.after_push_slow(s, wake);
         }
     }
 
     #[cold]
-    fn after_push_slow(&self, s: usize) {
+    fn after_push_slow(&self, s: usize, wake: Wake) {
         if s & SHUTDOWN != 0 {
             // The context is gone: whatever was just queued is dropped.
             self.drain();
         } else {
-            self.idle.idle.wake_one(self.task());
+            match wake {
+                Wake::Now => self.idle.idle.wake_one(self.task()),
+                Wake::Deferrable => self.idle.idle.wake_one_or_defer(self.task()),
+            }
         }
     }
 
@@ -355,13 +371,7 @@ impl Scheduler {
             // Completed at once inside a handler: its thread will run it
             // next, unless that handler runs long, when a rescuer takes it.
             self.queue.push(op);
-            sync::handshake_fence();
-            let s = self.idle.idle.state();
-            if s & SHUTDOWN != 0 {
-                self.drain();
-            } else {
-                self.idle.idle.wake_one_or_defer(self.task());
-            }
+            self.after_push_as(Wake::Deferrable);
         } else {
             self.post(op);
         }

@@ -61,13 +61,20 @@ def output(cmd):
     return subprocess.run(cmd, check=True, text=True, capture_output=True).stdout
 
 
+BOOST_PACKAGES = ["libboost-dev", "libboost-system-dev"]
+
+
 def ensure_boost():
-    if subprocess.run(["dpkg", "-s", "libboost-dev"], capture_output=True).returncode == 0:
+    # The anchors need both the headers and libboost_system: a machine with
+    # only libboost-dev fails at the link.
+    missing = [p for p in BOOST_PACKAGES
+               if subprocess.run(["dpkg", "-s", p], capture_output=True).returncode != 0]
+    if not missing:
         return
-    log("installing libboost-dev (apt-get)")
+    log(f"installing {' '.join(missing)} (apt-get)")
     env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
     run(["apt-get", "update", "-q"], env=env)
-    run(["apt-get", "install", "-y", "-q", "libboost-dev", "libboost-system-dev"], env=env)
+    run(["apt-get", "install", "-y", "-q"] + missing, env=env)
 
 
 def build():

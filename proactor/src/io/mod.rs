@@ -18,6 +18,8 @@ pub(crate) mod object;
 pub(crate) mod ops;
 #[cfg(target_os = "linux")]
 pub(crate) mod submit;
+#[cfg(unix)]
+mod syscall;
 #[cfg(windows)]
 pub(crate) use crate::sys::windows::ops;
 

@@ -1,11 +1,11 @@
 //! The readiness operations of sockets and stream descriptors: each tries
 //! its non-blocking system call and reports whether to wait.
 
+use super::syscall;
 use crate::buf::{IoBuf, IoBufMut};
 use crate::reactor::op::{Progress, RawFd, Reactive};
 use socket2::{SockAddr, SockRef};
 use std::io;
-use std::mem::MaybeUninit;
 use std::net::SocketAddr;
 use std::os::fd::BorrowedFd;
 
@@ -95,12 +95,7 @@ impl<B: IoBufMut> Reactive for ReadSome<B> {
             return Progress::Done;
         }
         let how = self.how;
-        let r = attempt(|| match how {
-            Io::Socket => with_sock(fd, |s| s.recv(spare)),
-            Io::Descriptor | Io::File => read_fd(fd, spare),
-            Io::At(offset) => pread_fd(fd, spare, offset),
-        });
-        match r {
+        match syscall::attempt(|| syscall::read_as(how, fd, spare)) {
             None => Progress::Pending,
             Some(Ok(n)) => {
                 // SAFETY: the kernel initialised `n` bytes after the data.
@@ -151,11 +146,7 @@ impl<B: IoBuf> Reactive for WriteSome<B> {
             return Progress::Done;
         }
         let how = self.how;
-        match attempt(|| match how {
-            Io::Socket => with_sock(fd, |s| s.send(data)),
-            Io::Descriptor | Io::File => write_fd(fd, data),
-            Io::At(offset) => pwrite_fd(fd, data, offset),
-        }) {
+        match syscall::attempt(|| syscall::write_as(how, fd, data)) {
             None => Progress::Pending,
             Some(Ok(n)) => {
                 self.result = Ok(n);
@@ -409,41 +400,6 @@ impl Reactive for ConnectWait {
     fn into_args(self) -> Self::Args {
         (self.result,)
     }
-}
-
-fn cvt(r: isize) -> io::Result<usize> {
-    if r < 0 {
-        Err(io::Error::last_os_error())
-    } else {
-        Ok(r as usize)
-    }
-}
-
-fn read_fd(fd: RawFd, buf: &mut [MaybeUninit<u8>]) -> io::Result<usize> {
-    // SAFETY: `buf` is writable for its length; the descriptor is open.
-    cvt(unsafe { libc::read(fd, buf.as_mut_ptr().cast(), buf.len()) })
-}
-
-fn write_fd(fd: RawFd, buf: &[u8]) -> io::Result<usize> {
-    // SAFETY: `buf` is readable for its length; the descriptor is open.
-    cvt(unsafe { libc::write(fd, buf.as_ptr().cast(), buf.len()) })
-}
-
-/// An offset as `off_t`, or `EINVAL` (as the kernel says of negative ones).
-fn off(offset: u64) -> io::Result<libc::off_t> {
-    libc::off_t::try_from(offset).map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))
-}
-
-fn pread_fd(fd: RawFd, buf: &mut [MaybeUninit<u8>], offset: u64) -> io::Result<usize> {
-    let at = off(offset)?;
-    // SAFETY: `buf` is writable for its length; the descriptor is open.
-    cvt(unsafe { libc::pread(fd, buf.as_mut_ptr().cast(), buf.len(), at) })
-}
-
-fn pwrite_fd(fd: RawFd, buf: &[u8], offset: u64) -> io::Result<usize> {
-    let at = off(offset)?;
-    // SAFETY: `buf` is readable for its length; the descriptor is open.
-    cvt(unsafe { libc::pwrite(fd, buf.as_ptr().cast(), buf.len(), at) })
 }
 
 #[cfg(any(target_os = "linux", target_os = "android", target_os = "freebsd"))]

@@ -9,14 +9,18 @@ use std::io;
 use std::net::SocketAddr;
 use std::os::fd::BorrowedFd;
 
-/// Runs `f` with the descriptor as a socket, for one system call.
-pub(crate) fn with_sock<R>(fd: RawFd, f: impl FnOnce(SockRef<'_>) -> R) -> R {
+/// Runs `f` with the descriptor borrowed, for one system call.
+pub(crate) fn with_fd<R>(fd: RawFd, f: impl FnOnce(BorrowedFd<'_>) -> R) -> R {
     // SAFETY: operations and `IoCore::fd` callers run under the
     // descriptor's lock while it is open (see `Reactor::start_op`,
     // `DescriptorState::perform_io` and `Reactor::with_fd`), and the borrow
     // does not outlive `f`.
-    let fd = unsafe { BorrowedFd::borrow_raw(fd) };
-    f(SockRef::from(&fd))
+    f(unsafe { BorrowedFd::borrow_raw(fd) })
+}
+
+/// Runs `f` with the descriptor as a socket, for one system call.
+pub(crate) fn with_sock<R>(fd: RawFd, f: impl FnOnce(SockRef<'_>) -> R) -> R {
+    with_fd(fd, |fd| f(SockRef::from(&fd)))
 }
 
 /// Retries on `EINTR`; maps "would block" to `None`.

@@ -37,47 +37,44 @@ pub(crate) fn attempt(mut f: impl FnMut() -> Transfer) -> Option<io::Result<usiz
 #[cfg(target_os = "linux")]
 mod imp {
     use super::Transfer;
+    use crate::io::ops::with_fd;
     use crate::reactor::op::RawFd;
     use rustix::net::{RecvFlags, SendFlags};
     use std::mem::MaybeUninit;
-    use std::os::fd::BorrowedFd;
-
-    /// The descriptor, borrowed for one system call.
-    fn borrowed<'a>(fd: RawFd) -> BorrowedFd<'a> {
-        // SAFETY: the readiness operations run under the descriptor's lock
-        // while it is open (see `Reactor::start_op` and
-        // `DescriptorState::perform_io`), and the borrow ends with the call.
-        unsafe { BorrowedFd::borrow_raw(fd) }
-    }
 
     fn raw(r: rustix::io::Result<usize>) -> Transfer {
         r.map_err(|e| e.raw_os_error())
     }
 
     pub(crate) fn recv(fd: RawFd, buf: &mut [MaybeUninit<u8>]) -> Transfer {
-        raw(rustix::net::recv(borrowed(fd), buf, RecvFlags::empty()).map(|(got, _)| got.0.len()))
+        raw(
+            with_fd(fd, |fd| rustix::net::recv(fd, buf, RecvFlags::empty()))
+                .map(|(got, _)| got.0.len()),
+        )
     }
 
     /// `MSG_NOSIGNAL`: a peer that has gone away is `EPIPE`, not `SIGPIPE`
     /// (as the io_uring backend's sends and Rust's own sockets do).
     pub(crate) fn send(fd: RawFd, data: &[u8]) -> Transfer {
-        raw(rustix::net::send(borrowed(fd), data, SendFlags::NOSIGNAL))
+        raw(with_fd(fd, |fd| {
+            rustix::net::send(fd, data, SendFlags::NOSIGNAL)
+        }))
     }
 
     pub(crate) fn read(fd: RawFd, buf: &mut [MaybeUninit<u8>]) -> Transfer {
-        raw(rustix::io::read(borrowed(fd), buf).map(|(got, _)| got.len()))
+        raw(with_fd(fd, |fd| rustix::io::read(fd, buf)).map(|(got, _)| got.len()))
     }
 
     pub(crate) fn write(fd: RawFd, data: &[u8]) -> Transfer {
-        raw(rustix::io::write(borrowed(fd), data))
+        raw(with_fd(fd, |fd| rustix::io::write(fd, data)))
     }
 
     pub(crate) fn pread(fd: RawFd, buf: &mut [MaybeUninit<u8>], offset: u64) -> Transfer {
-        raw(rustix::io::pread(borrowed(fd), buf, offset).map(|(got, _)| got.len()))
+        raw(with_fd(fd, |fd| rustix::io::pread(fd, buf, offset)).map(|(got, _)| got.len()))
     }
 
     pub(crate) fn pwrite(fd: RawFd, data: &[u8], offset: u64) -> Transfer {
-        raw(rustix::io::pwrite(borrowed(fd), data, offset))
+        raw(with_fd(fd, |fd| rustix::io::pwrite(fd, data, offset)))
     }
 }
 

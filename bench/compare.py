@@ -6,7 +6,9 @@
 
 Builds the C++ anchors (installing libboost-dev if it is missing) and the
 Rust benchmarks, runs every pair interleaved (Asio, proactor, tokio,
-proactor on io_uring, Asio, ...) REPS times, prints medians and ratios, and writes
+proactor on io_uring, Asio, ...) REPS times, prints medians and ratios
+(for the ping-pong servers, of the throughput and of the server's
+processor time per echoed message), and writes
 BENCHMARKS.md at the repository root with the date, the machine and the
 commit. Ping-pong servers are started and stopped by this script, by PID;
 all traffic stays on 127.0.0.1.
@@ -137,10 +139,25 @@ def wait_for_port(port, proc):
     raise RuntimeError("server did not come up")
 
 
+def cpu_seconds(pid):
+    """The process's processor time so far (user + system), in seconds."""
+    fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+class Ping:
+    """One ping-pong run: messages echoed per second, the server's
+    processor time per echoed message in µs (user + system over the
+    client's run), and the server's last output line."""
+
+    def __init__(self, rate, cpu_us, last):
+        self.rate, self.cpu_us, self.last = rate, cpu_us, last
+
+
 def pingpong(server, threads, block, sessions, seconds, env=None, around=None):
-    """msgs_per_sec of the neutral client against `server`; and the
-    server's last line. `around(proc)`, if given, is a context manager
-    that the client's run happens inside (to measure the server)."""
+    """Runs the neutral client against `server`; returns a `Ping`.
+    `around(proc)`, if given, is a context manager that the client's run
+    happens inside (to measure the server)."""
     port = free_port()
     proc = subprocess.Popen([server, str(port), str(threads)], stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True,
@@ -148,8 +165,10 @@ def pingpong(server, threads, block, sessions, seconds, env=None, around=None):
     try:
         wait_for_port(port, proc)
         with around(proc) if around else contextlib.nullcontext():
+            cpu0 = cpu_seconds(proc.pid)
             out = output([os.path.join(ANCHOR_BIN, "pingpong_client"), "127.0.0.1", str(port),
                           "1", str(block), str(sessions), str(seconds)])
+            cpu = cpu_seconds(proc.pid) - cpu0
     finally:
         proc.send_signal(signal.SIGTERM)
         try:
@@ -160,8 +179,9 @@ def pingpong(server, threads, block, sessions, seconds, env=None, around=None):
     m = re.search(r"msgs_per_sec=([0-9.]+)", out)
     if not m or "verify_errors=0" not in out:
         raise RuntimeError("ping-pong run failed:\n" + out)
+    rate = float(m.group(1))
     last = server_out.strip().splitlines()[-1] if server_out.strip() else ""
-    return float(m.group(1)), last
+    return Ping(rate, cpu / max(rate * seconds, 1) * 1e6, last)
 
 
 def med(xs):
@@ -287,7 +307,7 @@ def main():
     # repetitions (for the record; the time limit does not allow it by
     # default).
     no_poll = ("ours_nopoll", ours("pingpong_server"), dict(epoll, PROACTOR_BUSY_POLL_US="0"))
-    pings = {}
+    pings, cpus = {}, {}
     for threads in PP_THREADS:
         for block in PP_BLOCKS:
             for sessions in PP_SESSIONS:
@@ -298,8 +318,9 @@ def main():
                     if have_uring and r < a.uring_reps:
                         extra.append((on_ring, a.uring_seconds))
                     for (name, path, env), secs in [(x, a.seconds) for x in servers] + extra:
-                        v, _ = pingpong(path, threads, block, sessions, secs, env)
-                        pings.setdefault(key, {}).setdefault(name, []).append(v)
+                        p = pingpong(path, threads, block, sessions, secs, env)
+                        pings.setdefault(key, {}).setdefault(name, []).append(p.rate)
+                        cpus.setdefault(key, {}).setdefault(name, []).append(p.cpu_us)
                 got = {n: med(v) for n, v in pings[key].items()}
                 log(f"== ping-pong threads={threads} block={block} sessions={sessions}: "
                     + " ".join(f"{n}={fmt(x, 0)}" for n, x in got.items()))
@@ -317,14 +338,14 @@ def main():
     for backend in [epoll] + [uring] * have_uring:
         for threads in PP_THREADS:
             for block in PP_BLOCKS:
-                _, last = pingpong(os.path.join(COUNTING, "pingpong_server"), threads, block, 100,
-                                   3, backend)
+                last = pingpong(os.path.join(COUNTING, "pingpong_server"), threads, block, 100,
+                                3, backend).last
                 m = re.search(r"steady_allocs=(\d+) steady_echoes=(\d+)", last)
                 key = (backend["PROACTOR_BACKEND"], threads, block)
                 echo_allocs[key] = (int(m.group(1)), int(m.group(2))) if m else None
 
     elapsed = time.time() - started
-    report = render(a, results, pings, allocs, echo_allocs, elapsed, n_timer)
+    report = render(a, results, pings, cpus, allocs, echo_allocs, elapsed, n_timer)
     print(report)
     with open(a.out, "w") as f:
         f.write(report)
@@ -366,7 +387,9 @@ NOTES = """
   server's time is in `recvfrom`, `sendto` and the TCP stack) and the
   client shares the two CPUs: differences of a few per cent between
   servers are within the run-to-run spread on this machine (±10% between
-  repetitions of one server). proactor makes 1 `recvfrom` and 1 `sendto`
+  repetitions of one server); the table of the server's processor time
+  per message, which moves less, shows what each server costs. proactor
+  makes 1 `recvfrom` and 1 `sendto`
   per message (Asio: 1.5 `recvfrom`, from reads tried before data came)
   and about 0.1-0.25 `epoll_wait` (with handlers queued, the reactor's
   turn is skipped up to 16 times in a row). With two server threads,
@@ -386,7 +409,7 @@ NOTES = """
 """
 
 
-def render(a, results, pings, allocs, echo_allocs, elapsed, n_timer):
+def render(a, results, pings, cpus, allocs, echo_allocs, elapsed, n_timer):
     m = machine()
     now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     L = []
@@ -465,6 +488,23 @@ def render(a, results, pings, allocs, echo_allocs, elapsed, n_timer):
         pt, wt = paired(by.get("ours", []), by.get("tokio", []), higher_is_better=True)
         L.append(f"| {threads} | {block} | {sessions} | " + " | ".join(spreads)
                  + f" | {pa} | {wa} | {pt} | {wt} |")
+    L.append("\n### The server's processor time per echoed message\n")
+    L.append("µs of processor time (user + system, all the server's threads) over the "
+             "client's run, divided by the messages echoed: lower is better, and `ours/Asio` "
+             "≤ 1.00 means proactor spent at most what Asio did. Client and server share two "
+             "processors, so a server that spends less per message leaves more to the client; "
+             "this figure moves less from run to run than the throughput. `ahead`: the "
+             "repetitions in which proactor (epoll) spent at most as much.\n")
+    L.append("| server threads | block | sessions | Asio | proactor | tokio | ours/Asio "
+             "| ahead of Asio | ours/tokio | ahead of tokio | io_uring | io_uring/Asio |")
+    L.append("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for (threads, block, sessions), by in cpus.items():
+        x, o, t, u = (med(by.get(k, [])) for k in ("asio", "ours", "tokio", "uring"))
+        _, wa = paired(by.get("ours", []), by.get("asio", []), higher_is_better=False)
+        _, wt = paired(by.get("ours", []), by.get("tokio", []), higher_is_better=False)
+        L.append(f"| {threads} | {block} | {sessions} | {fmt(x, 2)} | {fmt(o, 2)} | {fmt(t, 2)} "
+                 f"| {ratio(o, x)} | {wa} | {ratio(o, t)} | {wt} | {fmt(u, 2)} "
+                 f"| {ratio(u, x)} |")
     L.append("\nThe same for the timers (ns per timer; lower is better):\n")
     L.append("| variant | spread Asio | spread proactor | ours/Asio per run | ahead of Asio |")
     L.append("|---|---:|---:|---:|---:|")

@@ -48,26 +48,19 @@ def server_spec(s):
     return name, path, env
 
 
-def cpu_seconds(pid):
-    fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 @contextlib.contextmanager
-def measured(proc, record, perf):
-    """Records the server's CPU seconds (and, with `perf`, its counts) over
-    the client's run."""
+def counted(proc, perf):
+    """With `perf`, counts the server's system calls and context switches
+    over the client's run."""
     counter = None
     if perf:
         counter = subprocess.Popen(["perf", "stat", "-x,", "-o", "/tmp/pingpong_ab.perf",
                                     "-e", ",".join(PERF_EVENTS), "-p", str(proc.pid)],
                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         time.sleep(0.2)
-    c0 = cpu_seconds(proc.pid)
     try:
         yield
     finally:
-        record["cpu"] = cpu_seconds(proc.pid) - c0
         if counter:
             counter.send_signal(signal.SIGINT)
             counter.wait(10)
@@ -75,17 +68,16 @@ def measured(proc, record, perf):
 
 def run(a, path, env, perf=False):
     """(msgs per second, server CPU µs per message, perf counts per message)."""
-    record = {}
-    rate, _ = compare.pingpong(path, a.threads, a.block, a.sessions, a.seconds, env,
-                               around=lambda proc: measured(proc, record, perf))
-    msgs = rate * a.seconds
+    p = compare.pingpong(path, a.threads, a.block, a.sessions, a.seconds, env,
+                         around=lambda proc: counted(proc, perf))
+    msgs = p.rate * a.seconds
     counts = {}
     if perf:
         for line in open("/tmp/pingpong_ab.perf"):
             f = line.strip().split(",")
             if len(f) > 2 and f[0].replace(".", "").isdigit():
                 counts[f[2].split(":")[-1].replace("sys_enter_", "")] = float(f[0]) / msgs
-    return rate, record["cpu"] / msgs * 1e6, counts
+    return p.rate, p.cpu_us, counts
 
 
 def main():

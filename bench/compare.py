@@ -370,11 +370,19 @@ NOTES = """
 ## Reading the figures
 
 - **Busy polling.** proactor polls for I/O (and an idle thread looks for
-  handlers) for up to 50 µs before it blocks, but only while that saves
+  handlers) for up to 100 µs before it blocks, but only while that saves
   sleeps: one busy connection, or a handler coming from another thread
-  within microseconds. On this virtual machine a wake-up costs 15-30 µs,
+  within microseconds. On this virtual machine a wake-up costs 15-40 µs,
   more than a loopback round trip, so the one-session ping-pongs and
-  `c_xthread_pingpong` gain several times over. The `no polling` column
+  `c_xthread_pingpong` gain several times over. A sleep's length counts
+  its wake-up as well as the wait for the event, so a sleep of up to
+  twice the limit that one event ended opens the window again. With the
+  old rule (a sleep past the limit keeps it shut) and the old 50 µs
+  limit, a late reply shut the window for good on this kernel, where a
+  one-session round trip takes 35-45 µs, and the one-session ping-pongs
+  ran at half the speed (2026-12-06, `pingpong_ab.py`, 5 runs each, 64 B:
+  16,122, 25,516 with the new rule, 30,375 with the 100 µs limit too, at
+  1 thread; 13,315, 16,620 and 21,387 at 2 threads). The `no polling` column
   shows the same server with `PROACTOR_BUSY_POLL_US=0`. With 100 sessions,
   waits find several connections ready and polling stays off.
 - **Timers.** With 100,000 timers spread over 100 ms, the wall time is the

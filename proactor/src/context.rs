@@ -257,7 +257,7 @@ impl IoContext {
 
     /// Sets the longest a thread about to block waiting for I/O may first
     /// poll for it instead (busy polling); `Duration::ZERO` turns polling
-    /// off. The default is 50 µs, or what the environment variable
+    /// off. The default is 100 µs, or what the environment variable
     /// `PROACTOR_BUSY_POLL_US` says (in microseconds, read once per
     /// process).
     ///
@@ -267,7 +267,10 @@ impl IoContext {
     /// nothing and this limit. It grows when polling saved a sleep (the
     /// first look found nothing, a later one found an event: a
     /// latency-bound exchange on one connection) and shrinks when it did
-    /// not (nothing came, or events were waiting already). It stays off
+    /// not (nothing came, or events were waiting already). A sleep of up
+    /// to twice the limit that one event ended opens it again: the
+    /// wake-up may have made up the rest (unless a poll of the whole limit
+    /// found nothing lately). It stays off
     /// while waits find several connections ready at once: there a
     /// blocking wait rarely sleeps, and polling would only cost system
     /// calls and processor time that the peers need. So an idle, a
@@ -304,7 +307,7 @@ impl IoContext {
     ///
     /// ```
     /// let ctx = proactor::IoContext::new()?;
-    /// assert_eq!(ctx.busy_poll(), std::time::Duration::from_micros(50));
+    /// assert_eq!(ctx.busy_poll(), std::time::Duration::from_micros(100));
     /// # Ok::<(), std::io::Error>(())
     /// ```
     #[cfg(not(loom))]

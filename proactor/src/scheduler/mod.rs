@@ -67,7 +67,7 @@ use task::Task;
 /// The default limit on busy polling before blocking for I/O (see
 /// `IoContext::set_busy_poll`).
 #[cfg(not(loom))]
-const DEFAULT_BUSY_POLL_NS: u32 = 50_000;
+const DEFAULT_BUSY_POLL_NS: u32 = 100_000;
 
 /// Whether wake-ups may be deferred to rescuers (see [`idle`]): on unless
 /// `PROACTOR_DEFERRED_WAKEUPS=0`, read once per process. Under loom, only
@@ -788,9 +788,11 @@ impl Scheduler {
             let rescue = self.flags.rescue.then_some(&rescue);
             self.idle.idle.sleep(&ready, deadline, rescue);
             #[cfg(not(loom))]
+            // Woken for the handler that came (the spin does not count
+            // them: one, as a latency-bound exchange hands over).
             self.flags
                 .spin
-                .woke(idle_since.elapsed(), self.busy_poll_ns());
+                .woke(idle_since.elapsed(), 1, self.busy_poll_ns());
         }
         self.enter_active();
         if cx.owns_consumer {

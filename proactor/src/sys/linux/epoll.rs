@@ -165,7 +165,7 @@ impl Poller {
         let idle = idle_since.elapsed();
         let (fired, found) = Self::dispatch(&events[..n], &mut on_ready);
         if found > 0 {
-            busy.woke(idle, max_poll_ns);
+            busy.woke(idle, found, max_poll_ns);
             busy.reported(found);
         }
         fired

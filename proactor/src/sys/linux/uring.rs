@@ -650,7 +650,7 @@ impl Ring {
         }
         let found = self.reap(&mut on);
         if found > 0 {
-            busy.woke(idle_since.elapsed(), max_poll_ns);
+            busy.woke(idle_since.elapsed(), found, max_poll_ns);
             busy.reported(found);
         }
     }

@@ -26,10 +26,10 @@
 //! looks too long to poll for). Such a sleep, when one event ended it,
 //! *probes*: it opens the window to the limit once more. (Several events
 //! at once after it are several connections busy, where polling does not
-//! pay.) A poll of the whole limit that finds nothing
-//! proves the gaps longer than the limit; then the next probes wait for
-//! [`PROBE_HOLD_MIN`] sleeps, twice as many after each such poll in a row
-//! (up to [`PROBE_HOLD_MAX`]), until a poll pays again.
+//! pay.) A poll of the whole limit that finds nothing proves the gaps
+//! longer than the limit; then the next probes wait for [`PROBE_HOLD_MIN`]
+//! sleeps, twice as many after each such poll in a row (up to
+//! [`PROBE_HOLD_MAX`]), until a poll pays again.
 
 use crate::sync::{AtomicU32, Ordering::Relaxed};
 use std::time::Duration;

@@ -788,8 +788,9 @@ impl Scheduler {
             let rescue = self.flags.rescue.then_some(&rescue);
             self.idle.idle.sleep(&ready, deadline, rescue);
             #[cfg(not(loom))]
-            // Woken for the handler that came (the spin does not count
-            // them: one, as a latency-bound exchange hands over).
+            // A sleeper does not learn how many handlers woke it: count
+            // one, as in the hand-over between two threads that this
+            // spin serves.
             self.flags
                 .spin
                 .woke(idle_since.elapsed(), 1, self.busy_poll_ns());
